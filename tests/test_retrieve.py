@@ -1,0 +1,87 @@
+"""Hybrid retrieval on the real seeds index: dense + BM25 fused by reciprocal rank."""
+
+from __future__ import annotations
+
+import pytest
+from support import CHAIRMAN_DOC, CHAIRMAN_Q
+
+from qa.errors import BadInput
+from qa.types import Filters
+
+
+def test_gold_document_ranks_first_with_explained_scores(seeds_service, seeds_text):
+    passages = seeds_service.search(CHAIRMAN_Q, top_k=5)
+    assert len(passages) == 5
+    top = passages[0]
+    assert top.doc_id == CHAIRMAN_DOC and "Alan Alborov" in top.text
+    assert [p.rank for p in passages] == [1, 2, 3, 4, 5]
+    assert passages == sorted(passages, key=lambda p: -p.score)
+    assert {"rrf", "dense", "dense_rank"} <= set(top.scores)
+    assert "bm25" in top.scores  # "Tskhinvali" and "chairman" are rare words BM25 catches
+    for p in passages:
+        assert seeds_text[p.doc_id][p.start : p.end] == p.text
+        assert p.title and p.path
+
+
+def test_rare_name_found_by_bm25(seeds_service):
+    passages = seeds_service.search("Botsiyev", top_k=3)
+    assert passages[0].doc_id == "004_ac8b6d61d6b7d856"
+    assert passages[0].scores["bm25_rank"] == 1
+
+
+@pytest.mark.parametrize(
+    "filters, allowed",
+    [
+        (Filters(doc_ids=["003_ae8961adcff38b97"]), {"003_ae8961adcff38b97"}),
+        (
+            {"doc_ids": ["001_bd319fea323e537e", "002_2d6e83c6a40a146a"]},
+            {"001_bd319fea323e537e", "002_2d6e83c6a40a146a"},
+        ),
+    ],
+)
+def test_filters_restrict_passages(seeds_service, filters, allowed):
+    passages = seeds_service.search("South Ossetia treaty with Russia", top_k=10, filters=filters)
+    assert passages and {p.doc_id for p in passages} <= allowed
+
+
+def test_source_and_date_filters(seeds_service):
+    docs = {d.id: d for d in seeds_service.documents()}
+    dated = [d for d in docs.values() if d.date]
+    assert dated, "at least seed 000 states its date"
+    d = dated[0]
+    passages = seeds_service.search(
+        "annexation", top_k=20, filters={"date_from": d.date, "date_to": d.date}
+    )
+    assert passages and {p.doc_id for p in passages} <= {x.id for x in dated if x.date == d.date}
+    sourced = [x for x in docs.values() if x.source]
+    assert sourced
+    passages = seeds_service.search("treaty", top_k=20, filters={"sources": [sourced[0].source]})
+    assert {p.doc_id for p in passages} <= {x.id for x in sourced if x.source == sourced[0].source}
+    assert seeds_service.search("treaty", filters={"doc_ids": ["no-such-doc"]}) == []
+
+
+def test_batch_search_matches_single_search(seeds_service):
+    queries = [CHAIRMAN_Q, "Which news agency reported that Putin signed the alliance agreement?"]
+    batch = seeds_service.batch_search(queries, top_k=3)
+    for q, passages in zip(queries, batch, strict=True):
+        single = seeds_service.search(q, top_k=3)
+        assert [p.chunk_id for p in passages] == [p.chunk_id for p in single]
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"query": ""},
+        {"query": "   "},
+        {"query": 42},
+        {"query": "x", "top_k": 0},
+        {"query": "x", "top_k": 10_000},
+        {"query": "x", "top_k": "5"},
+        {"query": "x", "filters": {"nope": 1}},
+        {"query": "x", "filters": {"doc_ids": 3}},
+        {"query": "x", "filters": "doc"},
+    ],
+)
+def test_bad_search_input_is_rejected(seeds_service, kwargs):
+    with pytest.raises(BadInput):
+        seeds_service.search(**kwargs)

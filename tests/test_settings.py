@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.settings import SHIPPED_READER, Settings
+
+
+def test_env_then_overrides():
+    env = {
+        "QA_INDEX_DIR": "/tmp/x",
+        "QA_TOP_K": "7",
+        "QA_ANSWER_THRESHOLD": "0.3",
+        "QA_CORPUS": "a:b",
+        "QA_API_TOKEN": "t",
+    }
+    s = Settings.from_env(env, top_k=9, reader=None)
+    assert s.index_dir == Path("/tmp/x") and s.top_k == 9 and s.answer_threshold == 0.3
+    assert s.corpus == [Path("a"), Path("b")] and s.api_token == "t" and s.reader == "auto"
+
+
+def test_defaults_are_relative_to_the_working_directory():
+    s = Settings.from_env({})
+    assert s.index_dir == Path("index") and s.corpus == [Path("seeds")]
+    assert Path(s.embed_model).is_dir()  # the packaged MiniLM, nothing to download
+    assert s.reader_path == str(SHIPPED_READER)
+
+
+def test_bad_env_value_names_the_variable():
+    with pytest.raises(ValueError, match="QA_TOP_K"):
+        Settings.from_env({"QA_TOP_K": "many"})
