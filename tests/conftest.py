@@ -30,7 +30,7 @@ def seeds_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def seeds_service(seeds_index_dir: Path) -> Iterator[QAService]:
     svc = QAService(Settings(index_dir=seeds_index_dir, corpus=[SEEDS]))
-    svc.warm_up()
+    svc.retriever.sync()  # the reader loads on the first question that needs it
     yield svc
     svc.close()
 

@@ -1,0 +1,459 @@
+"""Read articles from disk (or JSON records) into :class:`~qa.types.Document`.
+
+Formats: ``.txt`` and ``.md`` (one article per file, the file stem is its id), ``.html``/``.htm``
+(the visible text of the page), ``.jsonl`` (one article per line: ``id``, ``text``, optional
+``title``, ``source``, ``date``, ``url``).
+
+A corpus is whatever a user points at, so nothing in it may stop a run: every file or line that
+cannot be used becomes a :class:`~qa.types.LoadProblem` naming it and saying why, and loading goes
+on. Text is kept exactly as decoded (no newline or whitespace normalization) because every offset
+the service returns must slice the file as it is on disk; for HTML the offsets point into the
+extracted text instead, which is what the index stores.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from qa.clean import content_regions
+from qa.errors import BadInput
+from qa.metadata import MAX_TITLE_CHARS, extract_metadata, parse_date
+from qa.types import Document, LoadProblem
+
+TEXT_SUFFIXES = frozenset({".txt", ".md"})
+HTML_SUFFIXES = frozenset({".html", ".htm"})
+JSONL_SUFFIXES = frozenset({".jsonl"})
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+MAX_ID_CHARS = 200
+RECORD_FIELDS = ("id", "text", "title", "source", "date", "url")
+
+
+class LoadError(BadInput):
+    """A file or record that cannot become a document; the message says why."""
+
+
+# -- ids and records ------------------------------------------------------------------------------
+
+
+def id_problem(doc_id: str) -> str | None:
+    """Why ``doc_id`` cannot name a document, or None. '#' is reserved: it separates a document id
+    from a chunk number in chunk ids; '/' would make ids look like paths in URLs."""
+    if not doc_id:
+        return "empty document id"
+    if len(doc_id) > MAX_ID_CHARS:
+        return f"document id longer than {MAX_ID_CHARS} characters"
+    if doc_id != doc_id.strip():
+        return f"document id {doc_id!r} starts or ends with whitespace"
+    if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in doc_id):
+        return f"document id {doc_id!r} contains control characters"
+    if "/" in doc_id or "#" in doc_id:
+        return f"document id {doc_id!r} contains '/' or '#'"
+    return None
+
+
+def _check_id(doc_id: str) -> str:
+    if reason := id_problem(doc_id):
+        raise LoadError(reason)
+    return doc_id
+
+
+def _optional_str(record: dict[str, Any], key: str) -> str | None:
+    value = record.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise LoadError(f"field {key!r} must be a string, not {type(value).__name__}")
+    return value.strip() or None
+
+
+def _make_document(
+    doc_id: str,
+    text: str,
+    path: str | None,
+    *,
+    title: str | None = None,
+    source: str | None = None,
+    date: str | None = None,
+    url: str | None = None,
+) -> Document:
+    """Clean and fill in what the caller did not know from the text itself."""
+    content = content_regions(text)
+    if not content:
+        raise LoadError("no article text: every line looks like page boilerplate")
+    meta = extract_metadata(text, content, path)
+    return Document(
+        id=doc_id,
+        text=text,
+        title=(title or meta["title"] or doc_id)[:MAX_TITLE_CHARS],
+        source=source or meta["source"],
+        date=date or meta["date"],
+        url=url,
+        path=path,
+        content=content,
+    )
+
+
+def _record_document(record: Any, path: str | None) -> Document:
+    """One JSON record (a jsonl line or an API payload item) as a document."""
+    if not isinstance(record, dict):
+        raise LoadError(f"expected a JSON object, got {type(record).__name__}")
+    for key in ("id", "text"):
+        if key not in record or record[key] is None:
+            raise LoadError(f"missing field {key!r}")
+        if not isinstance(record[key], str):
+            raise LoadError(f"field {key!r} must be a string, not {type(record[key]).__name__}")
+    doc_id = _check_id(record["id"])
+    text: str = record["text"]
+    if not text.strip():
+        raise LoadError("field 'text' is empty")
+    raw_date = _optional_str(record, "date")
+    date = parse_date(raw_date) if raw_date else None
+    if raw_date and not date:
+        raise LoadError(f"field 'date' is not a date: {raw_date!r} (expected YYYY-MM-DD)")
+    return _make_document(
+        doc_id,
+        text,
+        path,
+        title=_optional_str(record, "title"),
+        source=_optional_str(record, "source"),
+        date=date,
+        url=_optional_str(record, "url"),
+    )
+
+
+Located = list[tuple[Document, str]]  # a document and where it came from, for reports
+
+
+def _dedupe(found: Located) -> tuple[list[Document], list[LoadProblem]]:
+    """Keep the first document of each id and report the others where they were found."""
+    first: dict[str, str] = {}
+    kept: list[Document] = []
+    problems: list[LoadProblem] = []
+    for doc, location in found:
+        if doc.id in first:
+            problems.append(
+                LoadProblem(location, f"duplicate document id {doc.id!r} (kept {first[doc.id]})")
+            )
+            continue
+        first[doc.id] = location
+        kept.append(doc)
+    return kept, problems
+
+
+def documents_from_records(
+    records: Iterable[dict[str, Any]], origin: str = "<input>"
+) -> tuple[list[Document], list[LoadProblem]]:
+    """Documents from JSON objects sent by a client, validated like jsonl lines. Problems are
+    located as ``origin[INDEX]`` (0-based, as in the JSON array); duplicate ids keep the first."""
+    found: Located = []
+    problems: list[LoadProblem] = []
+    for index, record in enumerate(records):
+        location = f"{origin}[{index}]"
+        try:
+            found.append((_record_document(record, None), location))
+        except LoadError as exc:
+            problems.append(LoadProblem(location, str(exc)))
+    kept, duplicates = _dedupe(found)
+    return kept, problems + duplicates
+
+
+def _words(spaced: str) -> frozenset[str]:
+    return frozenset(spaced.split())
+
+
+# -- HTML -----------------------------------------------------------------------------------------
+
+#: never visible or never article text, wherever they are
+_SKIP_TAGS = _words(
+    "script style noscript template svg nav aside form button select textarea iframe object canvas"
+)
+#: page chrome unless inside <article>/<main>, where <header> holds the headline
+_CHROME_TAGS = frozenset({"header", "footer"})
+_VOID_TAGS = _words("area base br col embed hr img input link meta source track wbr")
+#: tags that end a paragraph (blank line) or a line (single newline)
+_PARAGRAPH_TAGS = _words(
+    "p div section article main h1 h2 h3 h4 h5 h6 ul ol table blockquote pre figure "
+    "figcaption dl address hr header footer details summary"
+)
+_LINE_TAGS = _words("br li tr dt dd td th caption")
+_DATE_META = _words(
+    "article:published_time og:published_time date pubdate publishdate dc.date "
+    "dc.date.issued datepublished sailthru.date"
+)
+
+
+@dataclass
+class HtmlPage:
+    text: str
+    title: str | None = None
+    date: str | None = None
+    source: str | None = None
+    url: str | None = None
+    h1: list[str] = field(default_factory=list)
+
+
+class _VisibleText(HTMLParser):
+    """Collect what a browser would show as the article: block elements become line breaks,
+    runs of whitespace inside a block collapse (they are not visible), entities are unescaped."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.pending = 0  # newlines owed before the next visible text
+        self.skipping: list[str] = []
+        self.content_depth = 0  # open <article>/<main> elements
+        self.pre = 0
+        self.in_title = False
+        self.in_h1 = False
+        self.title_parts: list[str] = []
+        self.h1_parts: list[str] = []
+        self.page = HtmlPage("")
+
+    # -- structure
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k.lower(): (v or "") for k, v in attrs}
+        if tag == "meta":
+            self._meta(a)
+        elif tag == "link" and "canonical" in a.get("rel", "").lower().split():
+            self.page.url = self.page.url or a.get("href") or None
+        if tag == "title" and not self.skipping:  # an <svg> has <title>s too
+            self.in_title = True
+            return
+        if tag in _VOID_TAGS:
+            if tag in ("br", "hr") and not self.skipping:
+                self._break(1 if tag == "br" else 2)
+            return
+        hidden = (
+            "hidden" in a
+            or a.get("aria-hidden", "").lower() == "true"
+            or re.search(r"display\s*:\s*none", a.get("style", ""), re.IGNORECASE) is not None
+        )
+        chrome = tag in _CHROME_TAGS and not self.content_depth
+        if self.skipping or tag in _SKIP_TAGS or chrome or hidden:
+            self.skipping.append(tag)
+            return
+        if tag in ("article", "main"):
+            self.content_depth += 1
+        if tag == "pre":
+            self.pre += 1
+        if tag == "h1":
+            self.in_h1 = True
+            self.h1_parts = []
+        self._block(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _VOID_TAGS:
+            self.handle_starttag(tag, attrs)  # <br/>, <meta .../>
+        # a self-closed <div/> has no content to show
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title" and self.in_title:
+            self.in_title = False
+            return
+        if self.skipping:
+            if tag in self.skipping:  # tolerate unclosed children of the skipped element
+                while self.skipping.pop() != tag:
+                    pass
+            return
+        if tag in ("article", "main") and self.content_depth:
+            self.content_depth -= 1
+        if tag == "pre" and self.pre:
+            self.pre -= 1
+        if tag == "h1" and self.in_h1:
+            self.in_h1 = False
+            heading = " ".join("".join(self.h1_parts).split())
+            if heading:
+                self.page.h1.append(heading)
+        self._block(tag)
+
+    def _meta(self, a: dict[str, str]) -> None:
+        key = (a.get("property") or a.get("name") or a.get("itemprop") or "").lower()
+        value = a.get("content", "").strip()
+        if not value:
+            return
+        if key in _DATE_META and not self.page.date:
+            self.page.date = parse_date(value)
+        elif key == "og:site_name" and not self.page.source:
+            self.page.source = value
+        elif key == "og:url" and not self.page.url:
+            self.page.url = value
+        elif key == "og:title" and not self.page.title:
+            self.page.title = value
+
+    # -- text
+
+    def _block(self, tag: str) -> None:
+        if tag in _PARAGRAPH_TAGS:
+            self._break(2)
+        elif tag in _LINE_TAGS:
+            self._break(1)
+
+    def _break(self, n: int) -> None:
+        self.pending = max(self.pending, n)
+
+    def handle_data(self, data: str) -> None:
+        if self.in_title:
+            self.title_parts.append(data)
+            return
+        if self.skipping:
+            return
+        if self.in_h1:
+            self.h1_parts.append(data)
+        text = data if self.pre else re.sub(r"\s+", " ", data)
+        after_space = self.pending or not self.out or self.out[-1].endswith(("\n", " "))
+        if after_space and not self.pre:
+            text = text.lstrip(" ")
+        if not text:
+            return
+        if self.pending and self.out:
+            self.out[-1] = self.out[-1].rstrip(" ")
+            self.out.append("\n" * self.pending)
+        self.pending = 0
+        self.out.append(text)
+
+    def result(self) -> HtmlPage:
+        self.close()
+        text = re.sub(r"[ \t]+\n", "\n", "".join(self.out)).strip()
+        page = self.page
+        page.text = text
+        title = " ".join("".join(self.title_parts).split())
+        page.title = (page.h1[0] if page.h1 else None) or page.title or title or None
+        return page
+
+
+def extract_html(markup: str) -> HtmlPage:
+    """The visible article text of an HTML page and what its markup says about it."""
+    parser = _VisibleText()
+    parser.feed(markup)
+    return parser.result()
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+
+def _read_text(path: Path) -> str:
+    """The file decoded as UTF-8 (a BOM is dropped), or a LoadError saying why not."""
+    try:
+        data = path.read_bytes()
+    except PermissionError:
+        raise LoadError("cannot read: permission denied") from None
+    except IsADirectoryError:
+        raise LoadError("is a directory") from None
+    except OSError as exc:
+        raise LoadError(f"cannot read: {exc.strerror or exc}") from None
+    if not data:
+        raise LoadError("empty file")
+    encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise LoadError(
+            f"not UTF-8 text (undecodable byte 0x{data[exc.start]:02x} at offset {exc.start})"
+        ) from None
+    if "\x00" in text:
+        raise LoadError("binary file (contains NUL bytes), not text")
+    if not text.strip():
+        raise LoadError("no text (only whitespace)")
+    return text
+
+
+def _load(path: Path, shown: str) -> tuple[Located, list[LoadProblem]]:
+    """Documents of one file plus the problems of its lines (jsonl); a LoadError when the file as
+    a whole cannot be used. ``shown`` is the path as the user gave it."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        expected = ", ".join(sorted(SUFFIXES))
+        raise LoadError(f"unsupported file type {suffix or '(none)'!r} (expected {expected})")
+    text = _read_text(path)
+    if suffix in JSONL_SUFFIXES:
+        return _load_jsonl(text, shown)
+    doc_id = _check_id(path.stem)
+    if suffix in HTML_SUFFIXES:
+        page = extract_html(text)
+        if not page.text:
+            raise LoadError("no visible text in the HTML page")
+        meta = {"title": page.title, "source": page.source, "date": page.date, "url": page.url}
+        return [(_make_document(doc_id, page.text, shown, **meta), shown)], []
+    return [(_make_document(doc_id, text, shown), shown)], []
+
+
+def _load_jsonl(text: str, shown: str) -> tuple[Located, list[LoadProblem]]:
+    """One document per non-blank line; a bad line is a problem located ``path:LINE``."""
+    found: Located = []
+    problems: list[LoadProblem] = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        location = f"{shown}:{number}"
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(LoadProblem(location, f"bad JSON: {exc.msg} (column {exc.colno})"))
+            continue
+        try:
+            found.append((_record_document(record, shown), location))
+        except LoadError as exc:
+            problems.append(LoadProblem(location, str(exc)))
+    return found, problems
+
+
+def load_file(path: Path) -> list[Document]:
+    """The documents of one file, all or nothing: a LoadError (a ValueError) names the first
+    reason it cannot be used, including a bad jsonl line."""
+    path = Path(path)
+    found, problems = _load(path, str(path))
+    docs, duplicates = _dedupe(found)
+    problems += duplicates
+    if problems:
+        raise LoadError(f"{problems[0].path}: {problems[0].reason}")
+    return docs
+
+
+def _walk(directory: Path) -> list[Path]:
+    """Supported files under ``directory``, recursively, sorted; hidden files and folders are
+    skipped (editor backups, .git), as are files of other types."""
+    found: list[Path] = []
+    for dirpath, dirnames, filenames in os.walk(directory):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if not name.startswith(".") and Path(name).suffix.lower() in SUFFIXES:
+                found.append(Path(dirpath) / name)
+    return sorted(found, key=lambda p: p.relative_to(directory).parts)
+
+
+def load_documents(paths: Iterable[str | Path]) -> tuple[list[Document], list[LoadProblem]]:
+    """Every document under ``paths`` (files or folders) and a problem for each file or line that
+    could not be used. An id seen twice keeps its first document."""
+    if isinstance(paths, (str, Path)):  # one path, not an iterable of its characters
+        paths = [paths]
+    found: Located = []
+    problems: list[LoadProblem] = []
+    for given in paths:
+        root = Path(given)
+        if root.is_dir():
+            files = _walk(root)
+        elif root.exists():
+            files = [root]
+        else:
+            problems.append(LoadProblem(str(given), "no such file or directory"))
+            continue
+        for file in files:
+            shown = str(given) if file == root else str(file)
+            try:
+                docs, line_problems = _load(file, shown)
+            except LoadError as exc:
+                problems.append(LoadProblem(shown, str(exc)))
+                continue
+            found.extend(docs)
+            problems.extend(line_problems)
+    kept, duplicates = _dedupe(found)
+    return kept, problems + duplicates
