@@ -19,6 +19,8 @@ from qa.store.base import Store
 from qa.types import Chunk, DocumentInfo, Filters, Passage
 
 log = logging.getLogger(__name__)
+# bm25s logs every index build at DEBUG through its own handler; that is noise for our users.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 def _stemmer() -> Any:
