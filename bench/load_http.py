@@ -1,0 +1,293 @@
+"""Load test of ``POST /api/ask``: requests/s and p50/p99 latency under ``qa serve``.
+
+Starts ``qa serve --workers 2`` on the seeds (its own index in a temporary folder unless
+``--index-dir`` is given), then drives it from a separate process: ``wrk`` (Debian package
+``wrk``) with a Lua script that cycles through seeds questions, or, without wrk, a small Python
+client made of one process per connection. Prints a table and writes JSON to bench/results/.
+
+    python bench/load_http.py                          # concurrency 1, 4, 16; 20 s each
+    python bench/load_http.py --concurrency 8 --duration 30 --client python
+
+The load generator shares the machine's cores with the server, so figures are a floor on what
+the server does on dedicated cores; they are comparable between runs on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+SEEDS_DEV = ROOT.parent / "shared" / "data" / "seeds_dev.jsonl"
+FALLBACK_QUESTIONS = [
+    "Who is the chairman of the Tskhinvali parliament?",
+    "Who became the 3rd President of South Ossetia in 2012?",
+    "Which news agency reported that Putin signed the alliance agreement?",
+    "What is the GDP of South Ossetia?",
+]
+
+
+def questions(limit: int = 40) -> list[str]:
+    if SEEDS_DEV.exists():
+        lines = SEEDS_DEV.read_text(encoding="utf-8").splitlines()
+        found = [json.loads(line)["question"] for line in lines if line.strip()]
+        if found:
+            return found[:limit]
+    return FALLBACK_QUESTIONS
+
+
+# -- server --------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(
+    index_dir: Path, port: int, workers: int, threads: int | None, log: Path
+) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    if threads:
+        cmd += ["--threads", str(threads)]
+    env = os.environ | {"QA_INDEX_DIR": str(index_dir), "QA_CORPUS": str(ROOT / "seeds")}
+    with log.open("wb") as out:
+        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 300) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"qa serve exited:\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=5) as r:
+                health: dict[str, Any] = json.loads(r.read())
+                return health
+        except OSError:
+            time.sleep(0.5)
+    sys.exit(f"qa serve not healthy after {timeout}s:\n{log.read_text(errors='replace')}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# -- wrk -----------------------------------------------------------------------------------------
+
+LUA = r"""
+local bodies = {%(bodies)s}
+local n = 0
+request = function()
+  n = n %% #bodies + 1
+  return wrk.format("POST", "/api/ask", {["Content-Type"] = "application/json"}, bodies[n])
+end
+done = function(summary, latency, requests)
+  io.write(string.format(
+    'WRKJSON {"requests": %%d, "duration_s": %%.3f, "non_2xx": %%d, "socket_errors": %%d, ' ..
+    '"p50_ms": %%.2f, "p90_ms": %%.2f, "p99_ms": %%.2f, "mean_ms": %%.2f, "max_ms": %%.2f}\n',
+    summary.requests, summary.duration / 1e6, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    latency:percentile(99) / 1000, latency.mean / 1000, latency.max / 1000))
+end
+"""
+
+
+def run_wrk(url: str, qs: list[str], concurrency: int, duration: int, tmp: Path) -> dict:
+    bodies = ", ".join("[==[" + json.dumps({"question": q}) + "]==]" for q in qs)
+    script = tmp / "ask.lua"
+    script.write_text(LUA % {"bodies": bodies})
+    cmd = [
+        "wrk",
+        f"-t{min(concurrency, 2)}",
+        f"-c{concurrency}",
+        f"-d{duration}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(script),
+        f"{url}/api/ask",
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    match = re.search(r"^WRKJSON (\{.*\})$", out, re.M)
+    if not match:
+        raise RuntimeError(f"unexpected wrk output:\n{out}")
+    stats: dict[str, Any] = json.loads(match.group(1))
+    stats["rps"] = stats["requests"] / stats["duration_s"]
+    return stats
+
+
+# -- python client -------------------------------------------------------------------------------
+
+
+def _client(host: str, port: int, qs: list[str], offset: int, until: float, out: Any) -> None:
+    conn = http.client.HTTPConnection(host, port, timeout=30)
+    latencies, non_2xx, errors, i = [], 0, 0, offset
+    while time.time() < until:
+        body = json.dumps({"question": qs[i % len(qs)]})
+        i += 1
+        started = time.perf_counter()
+        try:
+            conn.request("POST", "/api/ask", body, {"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+        except OSError:
+            errors += 1
+            conn.close()
+            conn = http.client.HTTPConnection(host, port, timeout=30)
+            continue
+        latencies.append((time.perf_counter() - started) * 1000)
+        non_2xx += not 200 <= response.status < 300
+    conn.close()
+    out.put((latencies, non_2xx, errors))
+
+
+def run_python(url: str, qs: list[str], concurrency: int, duration: int, _tmp: Path) -> dict:
+    host, port = url.removeprefix("http://").split(":")
+    queue: Any = multiprocessing.get_context("spawn").Queue()
+    started = time.time()
+    until = started + duration
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=_client, args=(host, int(port), qs, k * 7, until, queue))
+        for k in range(concurrency)
+    ]
+    for p in procs:
+        p.start()
+    parts = [queue.get() for _ in procs]
+    for p in procs:
+        p.join()
+    elapsed = time.time() - started
+    latencies = sorted(x for part in parts for x in part[0])
+    if not latencies:
+        raise RuntimeError("no request succeeded")
+
+    def pct(q: float) -> float:
+        return latencies[min(len(latencies) - 1, int(q / 100 * len(latencies)))]
+
+    return {
+        "requests": len(latencies),
+        "duration_s": round(elapsed, 3),
+        "non_2xx": sum(part[1] for part in parts),
+        "socket_errors": sum(part[2] for part in parts),
+        "p50_ms": pct(50),
+        "p90_ms": pct(90),
+        "p99_ms": pct(99),
+        "mean_ms": statistics.fmean(latencies),
+        "max_ms": latencies[-1],
+        "rps": len(latencies) / elapsed,
+    }
+
+
+# -- main ----------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--concurrency", default="1,4,16", help="connections, comma-separated")
+    parser.add_argument("--duration", type=int, default=20, help="seconds per concurrency level")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, help="questions answered at once per worker")
+    parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
+    parser.add_argument("--index-dir", type=Path, help="existing index (default: a fresh one)")
+    parser.add_argument("--out", type=Path, help="JSON file (default bench/results/...)")
+    args = parser.parse_args()
+
+    client = args.client
+    if client == "auto":
+        client = "wrk" if shutil.which("wrk") else "python"
+    run = run_wrk if client == "wrk" else run_python
+    levels = [int(c) for c in args.concurrency.split(",") if c.strip()]
+    qs = questions()
+
+    with tempfile.TemporaryDirectory(prefix="qa-load-") as tmp_name:
+        tmp = Path(tmp_name)
+        index_dir = args.index_dir or tmp / "index"
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        log = tmp / "serve.log"
+        started = time.monotonic()
+        proc = start_server(index_dir, port, args.workers, args.threads, log)
+        try:
+            health = wait_healthy(url, proc, log)
+            startup_s = time.monotonic() - started
+            for q in qs[:8]:  # every worker loads lazily-built structures before timing
+                req = urllib.request.Request(
+                    f"{url}/api/ask",
+                    data=json.dumps({"question": q}).encode(),
+                    headers={"Content-Type": "application/json"},
+                )
+                urllib.request.urlopen(req, timeout=60).read()
+            rows = []
+            for c in levels:
+                stats = run(url, qs, c, args.duration, tmp)
+                rows.append({"concurrency": c} | {k: _round(v) for k, v in stats.items()})
+                print(f"  c={c}: {stats['rps']:.1f} req/s", file=sys.stderr)
+        finally:
+            stop(proc)
+
+    report = {
+        "endpoint": "POST /api/ask",
+        "client": client,
+        "workers": args.workers,
+        "threads": args.threads,
+        "duration_s_per_level": args.duration,
+        "questions": len(qs),
+        "reader": health.get("reader"),
+        "documents": health.get("documents"),
+        "chunks": health.get("chunks"),
+        "server_startup_s": round(startup_s, 1),
+        "cpus": os.cpu_count(),
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "results": rows,
+    }
+    print(
+        f"\nPOST /api/ask on the seeds: qa serve --workers {args.workers}, client {client}, "
+        f"reader {report['reader']}, {report['cpus']} CPUs shared with the client\n"
+    )
+    print(f"{'conc':>5} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for r in rows:
+        print(
+            f"{r['concurrency']:>5} {r['rps']:>8.1f} {r['p50_ms']:>8.1f} {r['p90_ms']:>8.1f} "
+            f"{r['p99_ms']:>8.1f} {r['non_2xx'] + r['socket_errors']:>8}"
+        )
+    out = args.out or RESULTS / f"load_http-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nwrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    return 0
+
+
+def _round(v: Any) -> Any:
+    return round(v, 2) if isinstance(v, float) else v
+
+
+if __name__ == "__main__":
+    sys.exit(main())

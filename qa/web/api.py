@@ -1,0 +1,212 @@
+"""The JSON API under ``/api`` (documented in ``openapi.yaml``, served at ``/openapi.json``)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from werkzeug.utils import secure_filename
+
+from qa.types import Document, LoadProblem, Result
+from qa.web import state
+from qa.web.errors import ApiError
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+ASK_FIELDS = frozenset({"question", "top_k", "filters"})
+BATCH_FIELDS = frozenset({"questions", "top_k", "filters"})
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+@bp.post("/ask")
+def ask() -> Response:
+    body = _json_object(ASK_FIELDS)
+    if "question" not in body:
+        raise ApiError(400, "missing field 'question'")
+    web = state()
+    result = web.run(web.service.ask, body["question"], body.get("top_k"), body.get("filters"))
+    _observe(result)
+    return jsonify(result.to_dict())
+
+
+@bp.post("/ask/batch")
+def ask_batch() -> Response:
+    body = _json_object(BATCH_FIELDS)
+    questions = body.get("questions")
+    if not isinstance(questions, list):
+        raise ApiError(400, "field 'questions' must be a list of strings")
+    web = state()
+    results = web.run(web.service.ask_batch, questions, body.get("top_k"), body.get("filters"))
+    for result in results:
+        _observe(result)
+    return jsonify({"results": [r.to_dict() for r in results]})
+
+
+@bp.get("/search")
+def search() -> Response:
+    query = request.args.get("q")
+    if query is None:
+        raise ApiError(400, "missing query parameter 'q'")
+    top_k = _int_arg("top_k")
+    filters = _query_filters()
+    web = state()
+    passages = web.run(web.service.search, query, top_k, filters)
+    return jsonify({"query": query.strip(), "passages": [p.to_dict() for p in passages]})
+
+
+@bp.get("/documents")
+def list_documents() -> Response:
+    web = state()
+    return jsonify({"documents": [d.to_dict() for d in web.service.documents()]})
+
+
+@bp.get("/documents/<doc_id>")
+def get_document(doc_id: str) -> Response:
+    doc, info = state().service.document(doc_id)
+    return jsonify(info.to_dict() | {"text": doc.text, "content": [list(r) for r in doc.content]})
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+
+@bp.post("/documents")
+def add_documents() -> Response:
+    """Add or replace articles sent as JSON records or uploaded files. A request is accepted or
+    rejected whole: every record and file is parsed before anything is written, and the library
+    writes each batch in one transaction, so a failure leaves the index as it was."""
+    _require_token()
+    web = state()
+    if request.is_json:
+        body = _json_object(frozenset({"documents"}))
+        records = body.get("documents")
+        if not isinstance(records, list) or not records:
+            raise ApiError(400, "field 'documents' must be a non-empty list of objects")
+        docs = _documents_from_records(records)
+        report = web.run(web.service.add_documents, docs)
+    elif request.mimetype == "multipart/form-data":
+        report = _add_uploads()
+    else:
+        raise ApiError(415, "send JSON (application/json) records or files as multipart/form-data")
+    return jsonify(report.to_dict())
+
+
+@bp.delete("/documents/<doc_id>")
+def delete_document(doc_id: str) -> Response:
+    _require_token()
+    web = state()
+    chunks = web.run(web.service.delete, doc_id)
+    return jsonify({"deleted": doc_id, "chunks": chunks})
+
+
+def _documents_from_records(records: list[Any]) -> list[Document]:
+    from qa.load import documents_from_records
+
+    docs, problems = documents_from_records(records, origin="documents")
+    if problems:
+        raise ApiError(400, "nothing was added; " + _describe(problems))
+    return docs
+
+
+def _describe(problems: list[LoadProblem]) -> str:
+    return "; ".join(f"{p.path}: {p.reason}" for p in problems)
+
+
+def _add_uploads() -> Any:
+    from qa.load import load_documents
+
+    uploads = [f for name in request.files for f in request.files.getlist(name)]
+    if not uploads:
+        raise ApiError(400, "no files in the upload")
+    web = state()
+    with tempfile.TemporaryDirectory(prefix="qa-upload-") as tmp:
+        names: dict[Path, str] = {}
+        for upload in uploads:
+            original = upload.filename or ""
+            name = secure_filename(original)
+            if not name:
+                raise ApiError(400, f"unusable file name: {original!r}")
+            path = Path(tmp) / name
+            if path in names:
+                raise ApiError(400, f"file {name!r} sent twice")
+            upload.save(path)
+            names[path] = original
+        docs, problems = load_documents(list(names))
+        if problems:
+            for problem in problems:  # name files as the client did, not by the temporary path
+                path = Path(problem.path)
+                problem.path = names.get(path, path.name)
+            raise ApiError(400, "nothing was added; " + _describe(problems))
+        for doc in docs:
+            # the temporary path means nothing once the request ends; keep what the client sent
+            if doc.path:
+                doc.path = names.get(Path(doc.path), Path(doc.path).name)
+        return web.run(web.service.add_documents, docs)
+
+
+def _require_token() -> None:
+    token = state().settings.api_token
+    if not token:
+        raise ApiError(403, "writes are disabled: the server has no API token (set QA_API_TOKEN)")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode("utf-8"), token.encode("utf-8")
+    ):
+        raise ApiError(
+            401,
+            "missing or wrong token: send 'Authorization: Bearer <QA_API_TOKEN>'",
+            headers={"WWW-Authenticate": 'Bearer realm="qa"'},
+        )
+
+
+# -- request parsing -----------------------------------------------------------------------------
+
+
+def _json_object(allowed: frozenset[str]) -> dict[str, Any]:
+    """The body as a JSON object with only known fields (a typo should not be silently ignored)."""
+    if not request.is_json:
+        raise ApiError(415, "send a JSON body with 'Content-Type: application/json'")
+    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"malformed JSON: {exc}") from exc
+    except RecursionError:
+        raise ApiError(400, "malformed JSON: nested too deeply") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "the JSON body must be an object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ApiError(400, f"unknown fields {unknown}; expected some of {sorted(allowed)}")
+    return body
+
+
+def _int_arg(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(400, f"query parameter {name!r} must be an integer") from None
+
+
+def _query_filters() -> dict[str, Any] | None:
+    filters: dict[str, Any] = {}
+    for param, key in (("doc_id", "doc_ids"), ("source", "sources")):
+        values = request.args.getlist(param)
+        if values:
+            filters[key] = values
+    for key in ("date_from", "date_to"):
+        if request.args.get(key):
+            filters[key] = request.args[key]
+    return filters or None
+
+
+def _observe(result: Result) -> None:
+    state().metrics.observe_result(result.timings_ms, result.answer is not None)

@@ -1,0 +1,49 @@
+"""Operational endpoints: ``/healthz``, ``/metrics`` and the OpenAPI spec."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from pathlib import Path
+from typing import Any
+
+import yaml
+from flask import Blueprint, Response, jsonify
+
+from qa.web import state
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("ops", __name__)
+
+SPEC_PATH = Path(__file__).with_name("openapi.yaml")
+
+
+@functools.cache
+def openapi_spec() -> dict[str, Any]:
+    """The spec, kept as YAML for people and served as JSON for tools."""
+    spec: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    return spec
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """200 when the index opens and answers a count; 503 (with the reason) when it does not, so a
+    load balancer stops sending questions to a worker that cannot answer them."""
+    try:
+        health = state().service.health()
+    except Exception as exc:  # any failure here means "not ready", never a 500
+        log.warning("health check failed: %s", exc)
+        return jsonify({"status": "error", "error": f"{type(exc).__name__}: {exc}"}), 503
+    return jsonify(health), 200
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    body, content_type = state().metrics.render()
+    return Response(body, content_type=content_type)
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(openapi_spec())

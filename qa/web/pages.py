@@ -1,0 +1,206 @@
+"""The web form: ``/`` asks (server-rendered GET form, so ``/?q=...`` is shareable and works
+without JavaScript) and ``/documents/<id>`` shows an article with the cited passage and the answer
+highlighted and scrolled into view (``#answer``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, render_template, request, url_for
+from markupsafe import Markup
+
+from qa.errors import QAError
+from qa.types import Answer, Passage, Result
+from qa.web import state
+from qa.web.errors import ApiError
+from qa.web.render import Mark, highlight
+
+bp = Blueprint("pages", __name__)
+
+#: passages shown under "no answer": the closest ones, enough to see why
+CLOSEST_PASSAGES = 3
+
+
+@dataclass
+class Source:
+    doc_id: str
+    title: str
+    meta: str  # "source · date"
+    href: str
+
+
+@dataclass
+class AnswerView:
+    text: str
+    score: float
+    sentence: Markup
+    sources: list[Source]
+
+
+@dataclass
+class PassageView:
+    rank: int
+    source: Source
+    text: Markup
+    has_answer: bool
+
+
+@dataclass
+class ResultView:
+    question: str
+    answer: AnswerView | None
+    others: list[AnswerView] = field(default_factory=list)
+    passages: list[PassageView] = field(default_factory=list)
+    total_ms: float = 0.0
+    no_answer_score: float = 0.0
+
+
+@bp.get("/")
+def index() -> tuple[str, int]:
+    web = state()
+    question = request.args.get("q", "")
+    view: ResultView | None = None
+    error: str | None = None
+    status = 200
+    documents = []
+    if question.strip():
+        try:
+            result = web.run(web.service.ask, question)
+        except QAError as exc:
+            if exc.status >= 500:
+                raise
+            error, status = str(exc), exc.status
+        else:
+            web.metrics.observe_result(result.timings_ms, result.answer is not None)
+            view = _result_view(result)
+    else:
+        documents = web.service.documents()
+    return (
+        render_template("index.html", q=question, view=view, error=error, documents=documents),
+        status,
+    )
+
+
+@bp.get("/documents/<doc_id>")
+def document(doc_id: str) -> str:
+    web = state()
+    doc, info = web.service.document(doc_id)
+    n = len(doc.text)
+    answer = _range_arg("start", "end", n)
+    passage = _range_arg("pstart", "pend", n)
+    marks = [Mark(a, b, "span", "aside") for a, b in _gaps(doc.content, n)]
+    if passage:
+        marks.append(Mark(*passage, tag="span", css="passage", anchor="passage"))
+    if answer:
+        marks.append(Mark(*answer, tag="mark", css="answer", anchor="answer"))
+    return render_template(
+        "document.html",
+        doc=doc,
+        info=info,
+        body=highlight(doc.text, marks),
+        url=doc.url if doc.url and doc.url.startswith(("https://", "http://")) else None,
+        answer_text=doc.text[answer[0] : answer[1]] if answer else None,
+        q=request.args.get("q", ""),
+    )
+
+
+# -- view models ---------------------------------------------------------------------------------
+
+
+def _result_view(result: Result) -> ResultView:
+    q = result.question
+    answers = [_answer_view(a, result.passages, q) for a in result.answers]
+    best = result.answer
+    shown = result.passages if best else result.passages[:CLOSEST_PASSAGES]
+    return ResultView(
+        question=q,
+        answer=answers[0] if best and answers else None,
+        others=answers[1:] if best else [],
+        passages=[_passage_view(p, best, q) for p in shown],
+        total_ms=float(result.timings_ms.get("total", 0.0)),
+        no_answer_score=result.no_answer_score,
+    )
+
+
+def _answer_view(answer: Answer, passages: list[Passage], q: str) -> AnswerView:
+    a = answer.start - answer.sentence_start
+    b = answer.end - answer.sentence_start
+    sentence = highlight(answer.sentence, [Mark(a, b, css="answer")])
+    sources = []
+    for c in answer.citations:
+        holder = _passage_holding(passages, c.doc_id, c.start, c.end)
+        href = _doc_href(c.doc_id, q, (c.start, c.end), holder, "answer")
+        sources.append(Source(c.doc_id, c.title or c.doc_id, _meta(c.source, c.date), href))
+    return AnswerView(answer.text, answer.score, sentence, sources)
+
+
+def _passage_view(p: Passage, answer: Answer | None, q: str) -> PassageView:
+    marks = []
+    span = None
+    if answer and answer.doc_id == p.doc_id and p.start <= answer.start and answer.end <= p.end:
+        span = (answer.start, answer.end)
+        marks.append(Mark(answer.start - p.start, answer.end - p.start, css="answer"))
+    href = _doc_href(p.doc_id, q, span, (p.start, p.end), "answer" if span else "passage")
+    source = Source(p.doc_id, p.title or p.doc_id, _meta(p.source, p.date), href)
+    return PassageView(p.rank, source, highlight(p.text, marks), span is not None)
+
+
+def _passage_holding(
+    passages: list[Passage], doc_id: str, start: int, end: int
+) -> tuple[int, int] | None:
+    for p in passages:
+        if p.doc_id == doc_id and p.start <= start and end <= p.end:
+            return (p.start, p.end)
+    return None
+
+
+def _doc_href(
+    doc_id: str,
+    q: str,
+    answer: tuple[int, int] | None,
+    passage: tuple[int, int] | None,
+    anchor: str,
+) -> str:
+    params: dict[str, Any] = {}
+    if answer:
+        params |= {"start": answer[0], "end": answer[1]}
+    if passage:
+        params |= {"pstart": passage[0], "pend": passage[1]}
+    if q:
+        params["q"] = q
+    return url_for("pages.document", doc_id=doc_id, _anchor=anchor, **params)
+
+
+def _meta(source: str | None, date: str | None) -> str:
+    return " · ".join(x for x in (source, date) if x)
+
+
+# -- request parsing -----------------------------------------------------------------------------
+
+
+def _range_arg(start_name: str, end_name: str, n: int) -> tuple[int, int] | None:
+    raw_start, raw_end = request.args.get(start_name), request.args.get(end_name)
+    if raw_start is None and raw_end is None:
+        return None
+    try:
+        start, end = int(raw_start or ""), int(raw_end or "")
+    except ValueError:
+        raise ApiError(
+            400, f"{start_name} and {end_name} must both be character offsets (integers)"
+        ) from None
+    if not 0 <= start <= end <= n:
+        raise ApiError(400, f"{start_name}-{end_name} must lie within the document (0-{n})")
+    return start, end
+
+
+def _gaps(content: list[tuple[int, int]], n: int) -> list[tuple[int, int]]:
+    """The regions cleaning did not keep as article text (shown dimmed, never hidden)."""
+    gaps, pos = [], 0
+    for a, b in sorted(content):
+        if a > pos:
+            gaps.append((pos, a))
+        pos = max(pos, b)
+    if pos < n:
+        gaps.append((pos, n))
+    return gaps

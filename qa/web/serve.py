@@ -1,0 +1,213 @@
+"""``qa serve``: the service under gunicorn (or Flask's reloader with ``--dev``).
+
+The master process builds the index when there is none, then forks workers; each worker loads
+the models and opens the index itself (index files are shared read-only through the OS page
+cache). Models are never loaded in the master: forking a process whose torch thread pools already
+ran can hang the children, so the first-run index build happens in a spawned child process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import multiprocessing
+import os
+import shutil
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+from qa.settings import Settings
+
+#: gunicorn threads beyond the in-flight bound, so a full worker can still answer health checks,
+#: metrics and its own 503s promptly
+SPARE_THREADS = 2
+
+#: seconds a worker may take to load models and the index before gunicorn gives up on it
+WORKER_BOOT_TIMEOUT = 180
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "serve",
+        help="run the HTTP API and web form (gunicorn)",
+        description="Serve the JSON API and the web form. Builds the index from the corpus "
+        "(default seeds/) first when there is none.",
+    )
+    p.add_argument("--host", help="address to bind (QA_HOST, default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (QA_PORT, default 8000)")
+    p.add_argument("--workers", type=int, help="worker processes (QA_WORKERS, default 2)")
+    p.add_argument(
+        "--threads", type=int, help="questions answered at once per worker (QA_THREADS, default 4)"
+    )
+    p.add_argument("--dev", action="store_true", help="Flask's development server with auto-reload")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    settings = settings.replace(
+        host=args.host, port=args.port, workers=args.workers, threads=args.threads
+    )
+    if not 0 < settings.port < 65536:
+        raise ValueError(f"--port must be between 1 and 65535, not {settings.port}")
+    if settings.workers < 1 or settings.threads < 1:
+        raise ValueError("--workers and --threads must be at least 1")
+    ensure_index(settings)
+    if args.dev:
+        return _run_dev(settings)
+    return _run_gunicorn(settings)
+
+
+def ensure_index(settings: Settings) -> None:
+    """Build the index from ``settings.corpus`` when it is missing, in a spawned process."""
+    from qa.service import QAService
+
+    if QAService(settings).index_exists():
+        return
+    print(
+        f"qa: no index in {settings.index_dir}; building it from "
+        f"{', '.join(map(str, settings.corpus))} ...",
+        file=sys.stderr,
+        flush=True,
+    )
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        summary = pool.submit(_build_index, settings).result()
+    print(f"qa: {summary}", file=sys.stderr, flush=True)
+
+
+def _build_index(settings: Settings) -> str:
+    from qa.service import QAService
+
+    svc = QAService(settings)
+    report = svc.ensure_index()
+    svc.close()
+    if report is None:
+        return "index already present"
+    for problem in report.problems:
+        print(f"qa: skipped {problem.path}: {problem.reason}", file=sys.stderr)
+    return (
+        f"indexed {len(report.added) + len(report.replaced)} documents "
+        f"({report.chunks} chunks) in {report.seconds:.1f}s"
+    )
+
+
+def public_url(host: str, port: int) -> str:
+    """The URL to open in a browser: a wildcard bind is reachable on loopback."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
+def _bind(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
+def _run_dev(settings: Settings) -> int:
+    from qa.web import create_app
+
+    print(f"qa: development server at {public_url(settings.host, settings.port)}", flush=True)
+    app = create_app(settings)
+    # the debugger would let anyone who reaches the port run code; the reloader is what --dev is for
+    app.run(
+        host=settings.host,
+        port=settings.port,
+        debug=False,
+        use_reloader=True,
+        use_debugger=False,
+        threaded=True,
+    )
+    return 0
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    """gunicorn settings for ``settings``. Threads: the app admits ``queue_size`` requests per
+    worker (running or waiting their turn) and answers the next one 503; gunicorn needs a thread
+    for each admitted request plus a few spare to say so."""
+
+    url = public_url(settings.host, settings.port)
+
+    def when_ready(_server: Any) -> None:
+        print(
+            f"qa: serving {settings.index_dir} with {settings.workers} worker(s) at {url}\n"
+            f"qa: open {url} in a browser (API spec at {url}openapi.json)",
+            flush=True,
+        )
+
+    def child_exit(_server: Any, worker: Any) -> None:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(worker.pid)
+
+    return {
+        "bind": [_bind(settings.host, settings.port)],
+        "workers": settings.workers,
+        "worker_class": "gthread",
+        "threads": max(settings.queue_size, settings.threads) + SPARE_THREADS,
+        "timeout": WORKER_BOOT_TIMEOUT,
+        "graceful_timeout": 20,
+        "keepalive": 5,
+        "accesslog": "-",
+        "errorlog": "-",
+        "loglevel": settings.log_level.lower(),
+        "proc_name": "qa",
+        "preload_app": False,
+        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
+        "when_ready": when_ready,
+        "child_exit": child_exit,
+    }
+
+
+def _run_gunicorn(settings: Settings) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    _multiprocess_metrics_dir()
+
+    class QAGunicorn(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in gunicorn_options(settings).items():
+                if value is not None:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            # runs in each worker after the fork
+            from qa.web import serving_app
+
+            _share_cores(settings.workers)
+            return serving_app(settings)
+
+    QAGunicorn().run()
+    return 0
+
+
+def _multiprocess_metrics_dir() -> None:
+    """Let every worker's metrics be scraped from any worker (see qa.web.metrics)."""
+    if "prometheus_client" in sys.modules:
+        return  # too late: the value class is chosen at import; per-worker metrics then
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    directory = tempfile.mkdtemp(prefix="qa-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    main_pid = os.getpid()
+
+    def cleanup() -> None:
+        if os.getpid() == main_pid:  # workers run atexit too; only the master owns the folder
+            shutil.rmtree(directory, ignore_errors=True)
+
+    atexit.register(cleanup)
+
+
+def _share_cores(workers: int) -> None:
+    """Give each worker's torch an equal share of the cores. By default every worker's torch
+    spreads each matrix product over all cores, and several workers (and threads) doing so at once
+    spend more time contending than computing."""
+    if os.environ.get("OMP_NUM_THREADS"):
+        return  # the operator decided
+    import torch
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))

@@ -1,0 +1,127 @@
+"""The server-rendered web form and the article page, over the real seeds index."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+from support import CHAIRMAN, CHAIRMAN_DOC, CHAIRMAN_Q
+from werkzeug.test import TestResponse
+
+Check = Callable[[TestResponse], TestResponse]
+
+SCRIPT = "<script>alert(1)</script>"
+
+
+def page(response: TestResponse, status: int = 200) -> str:
+    assert response.status_code == status, response.get_data(as_text=True)[:500]
+    assert response.mimetype == "text/html"
+    return response.get_data(as_text=True)
+
+
+def citation_hrefs(text: str) -> list[str]:
+    return [html.unescape(h) for h in re.findall(r'<a class="citation" href="([^"]+)"', text)]
+
+
+def test_home_page_has_the_form_and_lists_the_articles(client: FlaskClient, check: Check) -> None:
+    text = page(check(client.get("/")))
+    assert '<form class="ask" method="get"' in text and 'name="q"' in text
+    assert text.count(f'href="/documents/{CHAIRMAN_DOC}"') == 1
+    assert "5 articles" in text
+    # no inline script or style: the CSP would block them
+    assert "<style" not in text and 'style="' not in text
+    assert re.findall(r"<script[^>]*>", text) == ['<script src="/static/app.js" defer>']
+
+
+def test_question_page_highlights_the_answer_and_links_the_citation(
+    client: FlaskClient, check: Check
+) -> None:
+    text = page(check(client.get("/", query_string={"q": CHAIRMAN_Q})))
+    marked = re.search(r'<blockquote class="sentence">.*?<mark class="answer">(.*?)</mark>', text)
+    assert marked and CHAIRMAN in marked.group(1)
+    assert re.search(r"<strong>\d{1,3}%</strong>", text)
+    hrefs = citation_hrefs(text)
+    assert hrefs and hrefs[0].startswith(f"/documents/{CHAIRMAN_DOC}?")
+    assert hrefs[0].endswith("#answer")
+    for name in ("start=", "end=", "pstart=", "pend=", "q="):
+        assert name in hrefs[0]
+
+    doc = page(check(client.get(hrefs[0].split("#")[0])))
+    answer = re.search(r'<mark class="answer" id="answer">(.*?)</mark>', doc)
+    assert answer and CHAIRMAN in answer.group(1)
+    assert 'id="passage"' in doc
+    assert "Back to the answer" in doc
+
+
+def test_no_answer_is_said_plainly_with_the_closest_passages(
+    make_app: Callable[..., Flask], check: Check
+) -> None:
+    # a threshold above any confidence makes every question unanswered, whatever the reader
+    client = make_app(answer_threshold=1.01).test_client()
+    text = page(check(client.get("/", query_string={"q": CHAIRMAN_Q})))
+    assert "No answer in these documents." in text
+    assert text.count('<article class="passage') == 3
+    assert "<mark" not in text
+
+
+def test_the_article_page_shows_text_and_rejects_bad_offsets(
+    client: FlaskClient, check: Check
+) -> None:
+    doc = page(check(client.get(f"/documents/{CHAIRMAN_DOC}")))
+    assert "Alan Alborov, the chairman of the occupied Tskhinvali parliament" in doc
+    assert 'id="answer"' not in doc
+    for query in (
+        {"start": "a", "end": "3"},
+        {"start": "5"},
+        {"start": "9", "end": "3"},
+        {"start": "0", "end": "999999"},
+        {"pstart": "-1", "pend": "3"},
+    ):
+        r = client.get(f"/documents/{CHAIRMAN_DOC}", query_string=query, headers=_browser())
+        assert "must" in page(check(r), 400)
+
+
+def test_unknown_article_page_is_404(client: FlaskClient, check: Check) -> None:
+    assert "unknown document" in page(check(client.get("/documents/nope", headers=_browser())), 404)
+    assert "no such resource" in page(client.get("/nothing/here", headers=_browser()), 404)
+
+
+def test_too_long_question_is_explained_on_the_page(
+    make_app: Callable[..., Flask], check: Check
+) -> None:
+    client = make_app(max_question_chars=50).test_client()
+    text = page(check(client.get("/", query_string={"q": "why " * 30})), 413)
+    assert 'class="error"' in text and "limit is 50" in text
+
+
+def test_document_text_is_escaped_everywhere(
+    writable: Flask, check: Check, auth: Callable[..., dict[str, str]]
+) -> None:
+    client = writable.test_client()
+    record = {
+        "id": "xss",
+        "title": "<b>Project Zebra</b> " + SCRIPT,
+        "text": f"Project Zebra status report.\n\nThe launch code of Project Zebra is {SCRIPT} "
+        "and it was chosen by the committee in March.",
+        "source": "<i>Gazette</i>",
+        "url": "javascript:alert(1)",
+    }
+    r = client.post("/api/documents", json={"documents": [record]}, headers=auth())
+    assert r.status_code == 200, r.get_data(as_text=True)
+
+    doc = page(check(client.get("/documents/xss")))
+    question = "What is the launch code of Project Zebra?"
+    answer = page(check(client.get("/", query_string={"q": question})))
+    home = page(check(client.get("/")))
+    for text in (doc, answer, home):
+        assert SCRIPT not in text and "<b>Project" not in text and "<i>Gazette" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in doc
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in answer
+    assert "javascript:" not in doc  # only http(s) links to the original
+
+
+def _browser() -> dict[str, str]:
+    return {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
