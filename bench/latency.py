@@ -1,0 +1,139 @@
+"""Latency of ``ask``: per stage in-process, then over HTTP against ``qa serve`` at concurrency
+1, 4 and 16 (questions/s and client-side p50/p99), with peak memory of each.
+
+    python bench/latency.py                     # seeds index, seeds_dev questions
+    python bench/latency.py --repeat 5 --requests 96 --workers 2
+
+Writes bench/results/latency.json. Not a test: numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from common import ROOT, SHARED_DATA, Server, peak_rss_mb, table, tree_peak_rss_mb, write_result
+
+sys.path.insert(0, str(ROOT))
+
+from qa.eval.metrics import percentiles
+from qa.service import QAService
+from qa.settings import Settings
+
+
+def questions_from(path: Path) -> list[str]:
+    with path.open(encoding="utf-8") as f:
+        return [json.loads(line)["question"] for line in f if line.strip()]
+
+
+def in_process(index_dir: Path, questions: list[str], repeat: int) -> dict[str, Any]:
+    svc = QAService(Settings(index_dir=index_dir, corpus=[ROOT / "seeds"]))
+    started = time.perf_counter()
+    svc.warm_up()
+    warm_s = time.perf_counter() - started
+    svc.ask(questions[0])  # first call pays lazy initialisation the warm-up may leave
+    stages: dict[str, list[float]] = {}
+    walls = []
+    for _ in range(repeat):
+        for q in questions:
+            t = time.perf_counter()
+            result = svc.ask(q)
+            walls.append((time.perf_counter() - t) * 1000)
+            for k, v in result.timings_ms.items():
+                stages.setdefault(k, []).append(v)
+    svc.close()
+    return {
+        "questions": len(walls),
+        "warm_up_s": round(warm_s, 2),
+        "wall_ms": percentiles(walls),
+        "stages_ms": {k: percentiles(v) for k, v in stages.items()},
+        "questions_per_s": round(len(walls) / (sum(walls) / 1000), 2),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def _ask(url: str, question: str) -> float:
+    body = json.dumps({"question": question}).encode()
+    req = urllib.request.Request(url + "/api/ask", data=body, method="POST",
+                                 headers={"Content-Type": "application/json"})
+    t = time.perf_counter()
+    with urllib.request.urlopen(req, timeout=300) as r:
+        r.read()
+        if r.status != 200:
+            raise RuntimeError(f"HTTP {r.status}")
+    return (time.perf_counter() - t) * 1000
+
+
+def over_http(index_dir: Path, questions: list[str], requests: int, levels: list[int],
+              workers: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"workers": workers, "levels": []}
+    with Server(index_dir, workers) as server:
+        for q in questions[: workers * 2]:  # every worker answers once before timing
+            _ask(server.url, q)
+        for c in levels:
+            batch = [questions[i % len(questions)] for i in range(requests)]
+            started = time.perf_counter()
+            with ThreadPoolExecutor(c) as pool:
+                lat = list(pool.map(lambda q: _ask(server.url, q), batch))
+            wall = time.perf_counter() - started
+            out["levels"].append({
+                "concurrency": c, "requests": requests,
+                "questions_per_s": round(requests / wall, 2),
+                "latency_ms": percentiles(lat),
+            })
+        out["server_peak_rss_mb"] = tree_peak_rss_mb(server.proc.pid)
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--questions", type=Path, default=SHARED_DATA / "seeds_dev.jsonl")
+    ap.add_argument("--repeat", type=int, default=3, help="in-process passes over the questions")
+    ap.add_argument("--requests", type=int, default=64, help="HTTP requests per level")
+    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
+    ap.add_argument("--workers", type=int, default=2, help="qa serve worker processes")
+    ap.add_argument("--skip-http", action="store_true")
+    args = ap.parse_args()
+
+    questions = questions_from(args.questions)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
+    try:
+        index_dir = tmp / "index"
+        builder = QAService(Settings(index_dir=index_dir, corpus=[ROOT / "seeds"]))
+        builder.index()
+        builder.close()
+        local = in_process(index_dir, questions, args.repeat)
+        http = None if args.skip_http else over_http(
+            index_dir, questions, args.requests, args.concurrency, args.workers)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print(f"in-process ask, {local['questions']} questions (seeds index), "
+          f"peak RSS {local['peak_rss_mb']} MB, {local['questions_per_s']} q/s sequential")
+    rows = [[stage, v["p50"], v["p99"], v["mean"]] for stage, v in local["stages_ms"].items()]
+    rows.append(["wall (ask call)", local["wall_ms"]["p50"], local["wall_ms"]["p99"],
+                 local["wall_ms"]["mean"]])
+    print(table(["stage", "p50 ms", "p99 ms", "mean ms"], rows))
+    if http:
+        print(f"\nHTTP POST /api/ask, qa serve --workers {http['workers']}, "
+              f"server peak RSS {http['server_peak_rss_mb']} MB (all processes)")
+        print(table(["concurrency", "questions/s", "p50 ms", "p99 ms"],
+                    [[lv["concurrency"], lv["questions_per_s"], lv["latency_ms"]["p50"],
+                      lv["latency_ms"]["p99"]] for lv in http["levels"]]))
+    path = write_result("latency", {"questions_file": str(args.questions),
+                                    "in_process": local, "http": http})
+    print(f"\nwrote {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

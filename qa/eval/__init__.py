@@ -1,0 +1,16 @@
+"""Evaluation: ``qa eval`` reads SQuAD, our jsonl or BEIR data, asks the library (or a running
+service) every question and scores the answers and the ranking the way published numbers are
+scored, so a change to the reader or the retriever is judged by the same figures users see."""
+
+from qa.eval.formats import BeirData, Dataset, Example, load_dataset
+from qa.eval.metrics import exact_match, f1_score, normalize_answer
+
+__all__ = [
+    "BeirData",
+    "Dataset",
+    "Example",
+    "exact_match",
+    "f1_score",
+    "load_dataset",
+    "normalize_answer",
+]

@@ -1,0 +1,365 @@
+"""Extractive reader on a span-extraction transformer (start/end logits + [CLS] no-answer).
+
+Two kinds of model load the same way: our shipped artifact (``qa/models/reader``: an int8 ONNX
+graph run with onnxruntime, its tokenizer and ``calibration.json``), or any Hugging Face
+``AutoModelForQuestionAnswering`` directory or hub id, run with torch.
+
+Scores. For every window the model gives a best span logit (start + end) and a null logit
+([CLS] start + [CLS] end). The raw score of a span is one of those numbers (``null_margin``:
+span minus null, the SQuAD 2.0 answerability signal, by default); ``calibration.json`` maps it
+to the probability that the span is a correct answer, fitted by isotonic regression on held-out
+articles (qa/train/calibrate.py). Without a calibration file the raw margin goes through a
+logistic function, which is monotone but not calibrated.
+
+``no_answer`` is one minus the best span's calibrated probability: the reader answers with its
+best span or not at all, so "no passage answers" is "the best candidate is wrong".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.types import Passage, ReaderOutput, Span
+
+ONNX_NAME = "model.onnx"
+CALIBRATION_NAME = "calibration.json"
+RAW_INPUTS = ("null_margin", "span_logit", "span_prob")
+
+# Characters that never begin or end a good answer; a trailing "." is handled apart because it
+# belongs to abbreviations such as "U.S." or "Inc.".
+_LEAD_STRIP = set(" \t\r\n\u00a0,.;:!?)]}>\u2019\u201d")
+_TRAIL_STRIP = set(" \t\r\n\u00a0,;:!?([{<\u2018\u201c")
+_PAIRS = {'"': '"', "(": ")", "[": "]", "\u201c": "\u201d", "'": "'", "\u2018": "\u2019"}
+
+
+@dataclass
+class Calibration:
+    """Monotone map from a raw score to P(correct), stored as data (no sklearn at run time)."""
+
+    input: str = "null_margin"
+    x: tuple[float, ...] = ()
+    y: tuple[float, ...] = ()
+    threshold: float = 0.5
+
+    def __call__(self, raw: np.ndarray) -> np.ndarray:
+        if not self.x:
+            return 1.0 / (1.0 + np.exp(-np.clip(raw, -30.0, 30.0)))
+        return np.interp(raw, self.x, self.y)
+
+    @classmethod
+    def load(cls, path: Path) -> Calibration:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        iso = data.get("isotonic") or {}
+        cal = cls(
+            str(data.get("input", "null_margin")),
+            tuple(map(float, iso.get("x", []))),
+            tuple(map(float, iso.get("y", []))),
+            float(data.get("threshold", 0.5)),
+        )
+        if cal.input not in RAW_INPUTS:
+            raise ValueError(f"{path}: unknown calibration input {cal.input!r}")
+        if len(cal.x) != len(cal.y) or any(b < a for a, b in zip(cal.x, cal.x[1:], strict=False)):
+            raise ValueError(f"{path}: isotonic x/y must be the same length, x sorted")
+        return cal
+
+
+def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink ``[start, end)`` of ``text`` past whitespace and punctuation that does not belong to
+    an answer (separators, unbalanced brackets or quotes, a sentence-final full stop)."""
+    while True:
+        before = (start, end)
+        while start < end and text[start] in _LEAD_STRIP:
+            start += 1
+        while end > start and text[end - 1] in _TRAIL_STRIP:
+            end -= 1
+        if end - start >= 2 and text[end - 1] == "." and not _abbreviation(text[start : end - 1]):
+            end -= 1
+        if end > start:
+            first, last = text[start], text[end - 1]
+            inner = text[start:end]
+            closer = _PAIRS.get(first)
+            if closer is not None and inner.count(closer) < (2 if first == closer else 1):
+                start += 1
+            elif last in _PAIRS.values():
+                opener = next(k for k, v in _PAIRS.items() if v == last)
+                if inner.count(opener) < (2 if opener == last else 1):
+                    end -= 1
+        if (start, end) == before:
+            return start, end
+
+
+def _abbreviation(before_dot: str) -> bool:
+    """True when the "." that follows ``before_dot`` belongs to the word (U.S., Inc., Dr.)."""
+    word = before_dot.rsplit(None, 1)[-1] if before_dot.strip() else ""
+    return "." in word or (len(word) <= 3 and word[:1].isupper())
+
+
+class TransformerReader:
+    """Reader on a question-answering transformer; see the module docstring."""
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        max_length: int = 256,
+        stride: int = 64,
+        max_answer_tokens: int = 30,
+        threshold: float | None = None,
+        device: str = "cpu",
+        max_question_tokens: int = 64,
+        spans_per_window: int = 5,
+        batch_size: int = 32,
+    ) -> None:
+        if max_length < 32 or stride < 0 or stride >= max_length // 2:
+            raise ValueError("need max_length >= 32 and 0 <= stride < max_length / 2")
+        self.model_ref = str(model)
+        self.name = f"transformer:{self.model_ref}"
+        self.max_length = max_length
+        self.stride = stride
+        self.max_answer_tokens = max_answer_tokens
+        self.max_question_tokens = max_question_tokens
+        self.spans_per_window = spans_per_window
+        self.batch_size = batch_size
+        self.device = device
+        self._threshold = threshold
+        self._lock = threading.Lock()
+        self._ready = False
+        self._tokenizer: Any = None
+        self._session: Any = None  # onnxruntime session
+        self._torch_model: Any = None
+        self._input_names: list[str] = []
+        self._calibration: Calibration | None = None
+
+    # -- loading -------------------------------------------------------------------------------
+
+    @property
+    def _dir(self) -> Path | None:
+        p = Path(self.model_ref)
+        return p if p.is_dir() else None
+
+    @property
+    def calibration(self) -> Calibration:
+        if self._calibration is None:
+            d = self._dir
+            path = d / CALIBRATION_NAME if d is not None else None
+            self._calibration = (
+                Calibration.load(path) if path is not None and path.exists() else Calibration()
+            )
+        return self._calibration
+
+    @property
+    def default_threshold(self) -> float:
+        return self._threshold if self._threshold is not None else self.calibration.threshold
+
+    @default_threshold.setter
+    def default_threshold(self, value: float) -> None:
+        self._threshold = float(value)
+
+    def uncalibrated(self) -> TransformerReader:
+        """The same reader with identity-free raw scores, for fitting a calibration: span
+        ``score`` stays the logistic of the raw input and ``features`` keep every raw number."""
+        self._calibration = Calibration(input=self.calibration.input)
+        return self
+
+    def warm_up(self) -> None:
+        with self._lock:
+            if self._ready:
+                return
+            from transformers import AutoTokenizer
+
+            d = self._dir
+            try:
+                self._tokenizer = AutoTokenizer.from_pretrained(self.model_ref)
+            except OSError as exc:
+                raise ValueError(f"cannot load reader model {self.model_ref!r}: {exc}") from exc
+            if not getattr(self._tokenizer, "is_fast", False):
+                raise ValueError(f"{self.model_ref}: a fast tokenizer is needed for offsets")
+            if d is not None and (d / ONNX_NAME).exists():
+                import onnxruntime as ort
+
+                opts = ort.SessionOptions()
+                opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                self._session = ort.InferenceSession(
+                    str(d / ONNX_NAME), opts, providers=["CPUExecutionProvider"]
+                )
+                self._input_names = [i.name for i in self._session.get_inputs()]
+            else:
+                import torch
+                from transformers import AutoModelForQuestionAnswering
+
+                try:
+                    model = AutoModelForQuestionAnswering.from_pretrained(self.model_ref)
+                except OSError as exc:
+                    raise ValueError(f"cannot load reader model {self.model_ref!r}: {exc}") from exc
+                self._torch_model = model.to(torch.device(self.device)).eval()
+                self._input_names = ["input_ids", "attention_mask", "token_type_ids"]
+            _ = self.calibration
+            self._ready = True
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def read(self, question: str, passages: list[Passage], top_n: int = 10) -> ReaderOutput:
+        self.warm_up()
+        question = question.strip()
+        usable = [p for p in passages if p.text.strip()]
+        if not question or not usable:
+            return ReaderOutput(spans=[], no_answer=1.0, features={"windows": 0.0})
+        enc = self._tokenizer(
+            [self._trim_question(question)] * len(usable),
+            [p.text for p in usable],
+            truncation="only_second",
+            max_length=self.max_length,
+            stride=self.stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding="longest",
+            return_tensors="np",
+        )
+        start_logits, end_logits = self._forward(enc)
+        raws: list[dict[str, Any]] = []
+        for w in range(start_logits.shape[0]):
+            passage_idx = int(enc["overflow_to_sample_mapping"][w])
+            seq_ids = enc.sequence_ids(w)
+            raws.extend(
+                self._window_spans(
+                    start_logits[w], end_logits[w], seq_ids, enc["offset_mapping"][w], passage_idx
+                )
+            )
+        cal = self.calibration
+        best: dict[tuple[int, int, int], tuple[dict[str, Any], float]] = {}
+        for cand in raws:
+            passage = usable[cand["passage"]]
+            s, e = tidy_span(passage.text, cand["char_start"], cand["char_end"])
+            if e <= s:
+                continue
+            key = (cand["passage"], s, e)
+            raw = float(cand[cal.input])
+            if key not in best or raw > best[key][1]:
+                best[key] = ({**cand, "s": s, "e": e}, raw)
+        if not best:
+            return ReaderOutput(
+                spans=[], no_answer=1.0, features={"windows": float(start_logits.shape[0])}
+            )
+        keys = list(best)
+        raw_arr = np.array([best[k][1] for k in keys], dtype=np.float64)
+        probs = np.clip(cal(raw_arr), 0.0, 1.0)
+        order = sorted(range(len(keys)), key=lambda i: (-probs[i], -raw_arr[i]))
+        spans: list[Span] = []
+        for i in order[:top_n]:
+            cand, raw = best[keys[i]]
+            passage = usable[cand["passage"]]
+            s, e = cand["s"], cand["e"]
+            spans.append(
+                Span(
+                    text=passage.text[s:e],
+                    doc_id=passage.doc_id,
+                    start=passage.start + s,
+                    end=passage.start + e,
+                    score=round(float(probs[i]), 6),
+                    passage_rank=passage.rank,
+                    features={
+                        "start_logit": round(cand["start_logit"], 4),
+                        "end_logit": round(cand["end_logit"], 4),
+                        "span_logit": round(cand["span_logit"], 4),
+                        "null_margin": round(cand["null_margin"], 4),
+                        "span_prob": round(cand["span_prob"], 6),
+                        "raw_score": round(raw, 4),
+                        "passage_rank": float(passage.rank),
+                    },
+                )
+            )
+        top = spans[0]
+        return ReaderOutput(
+            spans=spans,
+            no_answer=round(1.0 - top.score, 6),
+            features={
+                "windows": float(start_logits.shape[0]),
+                "best_raw": top.features["raw_score"],
+                "best_null_margin": top.features["null_margin"],
+            },
+        )
+
+    def _trim_question(self, question: str) -> str:
+        ids = self._tokenizer(question, add_special_tokens=False)["input_ids"]
+        if len(ids) <= self.max_question_tokens:
+            return question
+        return str(self._tokenizer.decode(ids[: self.max_question_tokens]))
+
+    def _forward(self, enc: Any) -> tuple[np.ndarray, np.ndarray]:
+        n = enc["input_ids"].shape[0]
+        starts, ends = [], []
+        for lo in range(0, n, self.batch_size):
+            feed = {}
+            for name in self._input_names:
+                if name == "token_type_ids" and name not in enc:
+                    feed[name] = np.zeros_like(enc["input_ids"][lo : lo + self.batch_size])
+                else:
+                    feed[name] = np.asarray(enc[name][lo : lo + self.batch_size], dtype=np.int64)
+            if self._session is not None:
+                s, e = self._session.run(["start_logits", "end_logits"], feed)
+            else:
+                import torch
+
+                with torch.inference_mode():
+                    out = self._torch_model(
+                        **{k: torch.from_numpy(v).to(self.device) for k, v in feed.items()}
+                    )
+                s = out.start_logits.float().cpu().numpy()
+                e = out.end_logits.float().cpu().numpy()
+            starts.append(s)
+            ends.append(e)
+        return np.concatenate(starts), np.concatenate(ends)
+
+    def _window_spans(
+        self,
+        s: np.ndarray,
+        e: np.ndarray,
+        seq_ids: list[int | None],
+        offsets: np.ndarray,
+        passage_idx: int,
+    ) -> list[dict[str, Any]]:
+        ctx = np.array([k for k, sid in enumerate(seq_ids) if sid == 1], dtype=np.int64)
+        if ctx.size == 0:
+            return []
+        valid = np.array([sid is not None for sid in seq_ids])
+
+        # softmax over the real tokens of the window (padding excluded), [CLS] included
+        def log_softmax(x: np.ndarray) -> np.ndarray:
+            x = np.where(valid, x, -np.inf)
+            m = x.max()
+            return np.asarray(x - m - math.log(float(np.exp(x - m).sum())))
+
+        ls, le = log_softmax(s), log_softmax(e)
+        null = float(s[0] + e[0])
+        cs, ce = s[ctx], e[ctx]
+        scores = cs[:, None] + ce[None, :]
+        i, j = np.indices(scores.shape)
+        band = (j >= i) & (j - i < self.max_answer_tokens)
+        scores = np.where(band, scores, -np.inf)
+        k = min(self.spans_per_window, int(band.sum()))
+        flat = np.argpartition(-scores.ravel(), k - 1)[:k]
+        out = []
+        for f in flat:
+            a, b = divmod(int(f), scores.shape[1])
+            ta, tb = int(ctx[a]), int(ctx[b])
+            span_logit = float(s[ta] + e[tb])
+            out.append(
+                {
+                    "passage": passage_idx,
+                    "char_start": int(offsets[ta][0]),
+                    "char_end": int(offsets[tb][1]),
+                    "start_logit": float(s[ta]),
+                    "end_logit": float(e[tb]),
+                    "span_logit": span_logit,
+                    "null_margin": span_logit - null,
+                    "span_prob": float(math.exp(ls[ta] + le[tb])),
+                }
+            )
+        return out

@@ -1,0 +1,1 @@
+"""Training, export and calibration of the shipped extractive reader (see qa/models/reader/)."""

