@@ -183,9 +183,14 @@ class TransformerReader:
                 raise ValueError(f"{self.model_ref}: a fast tokenizer is needed for offsets")
             if d is not None and (d / ONNX_NAME).exists():
                 import onnxruntime as ort
+                import torch
 
                 opts = ort.SessionOptions()
                 opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+                # Follow torch's thread budget (``qa serve`` splits the cores between workers) and
+                # don't spin idle threads: spinning workers steal the cores the others compute on.
+                opts.intra_op_num_threads = max(1, torch.get_num_threads())
+                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 self._session = ort.InferenceSession(
                     str(d / ONNX_NAME), opts, providers=["CPUExecutionProvider"]
                 )
