@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from qa.answers import normalize_answer
 from qa.embed import Embedder
 from qa.readers.heuristic_features import (
     EXPLAIN_FEATURES,
@@ -210,9 +209,8 @@ class HeuristicReader:
         p = _softmax(logits)
         groups: dict[tuple[int, str], list[int]] = {}
         for k in np.argsort(-logits, kind="stable"):
-            pi, cand = scored.refs[int(k)]
-            cs, ce = analyses[pi].char_range(cand)
-            key = (pi, normalize_answer(passages[pi].text[cs:ce]))
+            pi, ci = scored.refs[int(k)][0], scored.index[int(k)]
+            key = (pi, analyses[pi].norms[ci])
             if key[1]:
                 groups.setdefault(key, []).append(int(k))
         return sorted(((float(p[ks].sum()), ks[0]) for ks in groups.values()), key=lambda t: -t[0])

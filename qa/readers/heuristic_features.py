@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qa.answers import normalize_answer
 from qa.readers.answer_types import ENTITY, MODIFIER, NUMERIC, PHRASE, AnswerType, detect
 
 if TYPE_CHECKING:
@@ -156,6 +157,7 @@ class Analysis:
     sent_of: list[int] = field(default_factory=list)
     sentences: list[tuple[int, int]] = field(default_factory=list)  # token ranges
     candidates: list[Candidate] = field(default_factory=list)
+    norms: list[str] = field(default_factory=list)  # SQuAD-normalized text of each candidate
     vectors: np.ndarray | None = None
 
     def sentence_text(self, i: int) -> str:
@@ -194,6 +196,9 @@ def analyse(nlp: Language, texts: list[str]) -> list[Analysis]:
         for offset, _ in bl:
             _add_doc(a, next(docs), offset)
         _propagate_names(a)
+        a.norms = [
+            normalize_answer(text[a.starts[c.start] : a.ends[c.end - 1]]) for c in a.candidates
+        ]
         out.append(a)
     return out
 
@@ -411,7 +416,8 @@ class Scored:
     refs: list[tuple[int, Candidate]]  # (passage index, candidate)
     x: np.ndarray  # (n, len(SPAN_FEATURES))
     explain: np.ndarray  # (n, len(EXPLAIN_FEATURES))
-    question_features: dict[str, float]  # the no-answer inputs except best_logit
+    question_features: dict[str, float]  # the no-answer inputs except best_p
+    index: list[int] = field(default_factory=list)  # position of each candidate in its analysis
 
 
 def features(q: Question, analyses: list[Analysis], ranks: list[int]) -> Scored:
@@ -445,11 +451,12 @@ def features(q: Question, analyses: list[Analysis], ranks: list[int]) -> Scored:
     at = q.type
     primary = at.primary
     refs: list[tuple[int, Candidate]] = []
+    index: list[int] = []
     rows: list[list[float]] = []
     explain: list[list[float]] = []
     for pi, (a, (hits, sims, lex)) in enumerate(zip(analyses, per_passage, strict=True)):
         rank_feature = 1.0 / max(ranks[pi], 1)
-        for c in a.candidates:
+        for ci, c in enumerate(a.candidates):
             own = [i for i in range(c.start, c.end) if a.content[i]]
             repeats = sum(1 for i in own if hits[i] >= 0)
             if own and repeats == len(own):
@@ -512,6 +519,7 @@ def features(q: Question, analyses: list[Analysis], ranks: list[int]) -> Scored:
             rows.append([f[name] for name in SPAN_FEATURES])
             explain.append([sim, lex[c.sent]])
             refs.append((pi, c))
+            index.append(ci)
 
     def share_found(indices: list[int]) -> float:
         return sum(1 for i in indices if i in matched_any) / len(indices) if indices else 1.0
@@ -525,7 +533,7 @@ def features(q: Question, analyses: list[Analysis], ranks: list[int]) -> Scored:
     }
     x = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(SPAN_FEATURES))
     ex = np.asarray(explain, dtype=np.float64).reshape(len(rows), len(EXPLAIN_FEATURES))
-    return Scored(refs, x, ex, qf)
+    return Scored(refs, x, ex, qf, index)
 
 
 def _distance(hits: list[int], s: int, e: int, cs: int, ce: int) -> int | None:

@@ -360,7 +360,7 @@ def prepare(
             "questions": len(span_items),
         },
         "no_answer_training": {
-            "source": "squad2-dev-public.json, same articles, plus out-of-corpus",
+            "source": "squad2-dev-public.json (same articles) + near-miss + out-of-corpus",
             "cases": dict(collections.Counter(c.kind for c in na_cases)),
         },
     }
