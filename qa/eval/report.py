@@ -76,7 +76,7 @@ def summary_text(ev: Evaluation) -> str:
     if by_type:
         rows.append(("F1 by question type", "  ".join(
             f"{t} {v['f1']:.0f} ({v['count']})" for t, v in by_type.items())))
-    rows.append(("time", f"{_num(s.get('seconds'), 1)} s (indexing "
+    rows.append(("time", f"{_num(s.get('seconds'), 1)} s (index set-up "
                          f"{_num(s.get('index_seconds'), 1)} s of it)"))
     width = max(len(k) for k, _ in rows)
     lines += [f"  {k.ljust(width)}  {v}" for k, v in rows]
