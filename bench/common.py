@@ -19,6 +19,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+#: the machine's load before this benchmark added its own
+START_LOAD = round(os.getloadavg()[0], 2)
 
 
 def peak_rss_mb() -> float:
@@ -29,15 +31,20 @@ def peak_rss_mb() -> float:
 def tree_peak_rss_mb(pid: int) -> float:
     """Sum of the peak resident memory (VmHWM) of a process and its descendants: what a server
     with worker processes needed at most (an upper bound, peaks need not coincide)."""
-    total = 0.0
+    return round(sum(process_peaks_mb(pid)), 1)
+
+
+def process_peaks_mb(pid: int) -> list[float]:
+    """Peak resident memory of a process, then of each descendant."""
+    peaks = []
     for p in [pid, *_descendants(pid)]:
         try:
             for line in Path(f"/proc/{p}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
-                    total += int(line.split()[1]) / 1024
+                    peaks.append(round(int(line.split()[1]) / 1024, 1))
         except OSError:
             continue
-    return round(total, 1)
+    return peaks
 
 
 def _descendants(pid: int) -> list[int]:
@@ -88,8 +95,10 @@ def machine() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "cpu": _cpu_model(),
         "platform": platform.platform(),
-        # the CPU is shared: a load above the core count means these numbers are pessimistic
-        "load_average_1m": round(os.getloadavg()[0], 2),
+        # the CPU is shared: a load above the core count before the run means these numbers are
+        # pessimistic (at the end the benchmark's own load is in it)
+        "load_average_1m_at_start": START_LOAD,
+        "load_average_1m_at_end": round(os.getloadavg()[0], 2),
     }
     try:
         import torch

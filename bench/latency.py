@@ -20,7 +20,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, SHARED_DATA, Server, peak_rss_mb, table, tree_peak_rss_mb, write_result
+from common import (
+    ROOT,
+    SHARED_DATA,
+    Server,
+    peak_rss_mb,
+    process_peaks_mb,
+    table,
+    tree_peak_rss_mb,
+    write_result,
+)
 
 sys.path.insert(0, str(ROOT))
 
@@ -90,6 +99,7 @@ def over_http(index_dir: Path, questions: list[str], requests: int, levels: list
                 "latency_ms": percentiles(lat),
             })
         out["server_peak_rss_mb"] = tree_peak_rss_mb(server.proc.pid)
+        out["server_peak_rss_mb_per_process"] = process_peaks_mb(server.proc.pid)
     return out
 
 
@@ -124,8 +134,9 @@ def main() -> int:
                  local["wall_ms"]["mean"]])
     print(table(["stage", "p50 ms", "p99 ms", "mean ms"], rows))
     if http:
+        peaks = " + ".join(map(str, http["server_peak_rss_mb_per_process"]))
         print(f"\nHTTP POST /api/ask, qa serve --workers {http['workers']}, "
-              f"server peak RSS {http['server_peak_rss_mb']} MB (all processes)")
+              f"server peak RSS {http['server_peak_rss_mb']} MB (master + workers: {peaks})")
         print(table(["concurrency", "questions/s", "p50 ms", "p99 ms"],
                     [[lv["concurrency"], lv["questions_per_s"], lv["latency_ms"]["p50"],
                       lv["latency_ms"]["p99"]] for lv in http["levels"]]))
