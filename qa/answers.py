@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 import string
 from bisect import bisect_right
+from collections import Counter
+from collections.abc import Sequence
+from functools import lru_cache
 
 from qa.nlp import sentence_spans
 from qa.types import Answer, Citation, Passage, ReaderOutput, Span
@@ -25,9 +28,27 @@ def normalize_answer(text: str) -> str:
     return " ".join(_ARTICLES.sub(" ", text).split())
 
 
+def token_f1(prediction: Sequence[str], gold: Sequence[str]) -> float:
+    """SQuAD's token F1 of two already normalized token lists; empty matches only empty."""
+    if not prediction or not gold:
+        return float(list(prediction) == list(gold))
+    same = sum((Counter(prediction) & Counter(gold)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(prediction), same / len(gold)
+    return 2 * precision * recall / (precision + recall)
+
+
+@lru_cache(maxsize=8192)
+def _sentences(text: str) -> tuple[tuple[int, int], ...]:
+    """Sentence offsets of a passage. A corpus hands the same chunks out again and again, and
+    segmenting one costs a few ms, as much as the rest of citing together."""
+    return tuple(sentence_spans(text))
+
+
 def sentence_around(passage: Passage, start: int, end: int) -> tuple[int, int]:
     """Document offsets of the sentence(s) of ``passage`` that hold ``[start, end)``."""
-    spans = sentence_spans(passage.text)
+    spans = _sentences(passage.text)
     if not spans:
         return passage.start, passage.end
     starts = [s for s, _ in spans]

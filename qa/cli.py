@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qa.errors import QAError
+from qa.readers import NAMES as READER_NAMES
 from qa.settings import Settings
 from qa.types import Answer, Filters, Passage, Result
 
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = parser.add_argument_group("settings (also QA_* environment variables)")
     g.add_argument("--index-dir", help="index directory (QA_INDEX_DIR, default ./index)")
     g.add_argument("--embed-model", help="sentence-transformers model path or id (QA_EMBED_MODEL)")
-    g.add_argument("--reader", choices=["auto", "transformer", "heuristic"], help="QA_READER")
+    g.add_argument("--reader", choices=list(READER_NAMES), help="QA_READER")
     g.add_argument("--reader-model", help="QA model path or hub id (QA_READER_MODEL)")
     g.add_argument("--top-k", type=int, help="passages per question (QA_TOP_K, default 5)")
     g.add_argument("--chunk-tokens", type=int, help="chunk size in word pieces (QA_CHUNK_TOKENS)")

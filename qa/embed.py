@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,6 +30,11 @@ def load_sentence_transformer(name: str, device: str = "cpu") -> SentenceTransfo
         return _models[key]
 
 
+#: batches this small (questions, not corpora) are remembered, up to RECENT_SIZE texts
+RECENT_BATCH = 8
+RECENT_SIZE = 512
+
+
 class Embedder:
     """Turns texts into L2-normalized float32 vectors, so inner product is cosine similarity."""
 
@@ -37,6 +43,10 @@ class Embedder:
         self.batch_size = batch_size
         self.device = device
         self._model: SentenceTransformer | None = None
+        # The last few questions' vectors: retrieval embeds a question, then the reader asks for
+        # the same vector again; a second encoder pass would be ~10 ms of a ~150 ms answer.
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     def warm_up(self) -> None:
         if self._model is None:
@@ -67,6 +77,22 @@ class Embedder:
     def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        if len(texts) <= RECENT_BATCH:
+            with self._recent_lock:
+                hits = [self._recent.get(t) for t in texts]
+            if all(h is not None for h in hits):
+                return np.stack([h for h in hits if h is not None])
+        vectors = self._encode(texts, progress)
+        if len(texts) <= RECENT_BATCH:
+            with self._recent_lock:
+                for t, v in zip(texts, vectors, strict=True):
+                    self._recent[t] = v
+                    self._recent.move_to_end(t)
+                while len(self._recent) > RECENT_SIZE:
+                    self._recent.popitem(last=False)
+        return vectors
+
+    def _encode(self, texts: list[str], progress: bool) -> np.ndarray:
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from qa.answers import aggregate, normalize_answer, sentence_around
+import pytest
+
+from qa.answers import aggregate, normalize_answer, sentence_around, token_f1
 from qa.types import Passage, ReaderOutput, Span
 
 TEXT_A = "Intro line here. The treaty was signed in Moscow. It lasts 25 years."
@@ -56,3 +58,12 @@ def test_sentence_around_spanning_two_sentences():
     a = passage("a", TEXT_A, offset=10)
     s, e = sentence_around(a, 10 + TEXT_A.index("Moscow"), 10 + TEXT_A.index("lasts"))
     assert (s - 10, e - 10) == (TEXT_A.index("The treaty"), len(TEXT_A))
+
+
+def test_token_f1_counts_shared_tokens_once():
+    assert token_f1(["a", "b"], ["a", "b"]) == 1.0
+    assert token_f1(["a", "a", "b"], ["a", "c"]) == pytest.approx(
+        2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2)
+    )
+    assert token_f1(["x"], ["y"]) == 0.0
+    assert token_f1([], []) == 1.0 and token_f1([], ["a"]) == 0.0

@@ -13,7 +13,10 @@ from support import CHAIRMAN, CHAIRMAN_DOC, CHAIRMAN_Q, ROOT
 
 def qa(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "qa.cli", *args], cwd=cwd, capture_output=True, text=True,
+        [sys.executable, "-m", "qa.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
         timeout=600,
     )
 
@@ -37,8 +40,15 @@ def test_index_search_delete_documents(tmp_path: Path, seeds_index_dir: Path):
     shutil.copytree(seeds_index_dir, index)
     extra = tmp_path / "extra.jsonl"
     extra.write_text(
-        json.dumps({"id": "kessel", "title": "Kessel", "text": "Mira Kessel founded the "
-                    "Zorblatt Institute in 1911.", "source": "Gazette"}) + "\n{broken json\n"
+        json.dumps(
+            {
+                "id": "kessel",
+                "title": "Kessel",
+                "text": "Mira Kessel founded the Zorblatt Institute in 1911.",
+                "source": "Gazette",
+            }
+        )
+        + "\n{broken json\n"
     )
     proc = qa("--index-dir", str(index), "index", str(extra))
     assert proc.returncode == 0, proc.stderr

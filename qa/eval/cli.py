@@ -23,32 +23,58 @@ predictions.jsonl and report.html to --report (default reports/eval-<data>-<mode
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "eval", help="evaluate on SQuAD / jsonl / BEIR data", description=DESCRIPTION,
+        "eval",
+        help="evaluate on SQuAD / jsonl / BEIR data",
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("data", metavar="DATA", help="SQuAD .json, our .jsonl, or a BEIR folder")
     p.add_argument("--url", help="evaluate a running service (e.g. http://127.0.0.1:8000)")
-    p.add_argument("--token", help="API token to add missing documents to the service "
-                   "(default QA_API_TOKEN)")
-    p.add_argument("--index", metavar="DIR", help="index folder to build or reuse (SQuAD, BEIR) "
-                   "or to ask (jsonl; default the configured index)")
-    p.add_argument("--gold-passage", action="store_true",
-                   help="SQuAD: hand the reader only the question's own paragraph")
+    p.add_argument(
+        "--token", help="API token to add missing documents to the service (default QA_API_TOKEN)"
+    )
+    p.add_argument(
+        "--index",
+        metavar="DIR",
+        help="index folder to build or reuse (SQuAD, BEIR) "
+        "or to ask (jsonl; default the configured index)",
+    )
+    p.add_argument(
+        "--gold-passage",
+        action="store_true",
+        help="SQuAD: hand the reader only the question's own paragraph",
+    )
     p.add_argument("--limit", type=int, metavar="N", help="a random sample of N questions")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="sample seed (default 0)")
     p.add_argument("--report", metavar="DIR", help="where to write the report and JSON")
-    p.add_argument("--json-only", action="store_true",
-                   help="print one JSON object with the figures and nothing else on stdout")
+    p.add_argument(
+        "--json-only",
+        action="store_true",
+        help="print one JSON object with the figures and nothing else on stdout",
+    )
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--articles", metavar="FILE[:KEY]",
-                       help="SQuAD: only these articles (JSON list of titles, or a split file "
-                       "with e.g. a 'heldout' or 'test' list; :KEY picks the list)")
-    group.add_argument("--split-file", dest="articles", metavar="FILE[:KEY]",
-                       help="same as --articles")
-    p.add_argument("--qrels", default="test", metavar="SPLIT",
-                   help="BEIR judgments to use: qrels/SPLIT.tsv (default test)")
-    p.add_argument("--batch-size", type=int, default=32, metavar="N",
-                   help="questions per ask_batch call / HTTP request (default 32)")
+    group.add_argument(
+        "--articles",
+        metavar="FILE[:KEY]",
+        help="SQuAD: only these articles (JSON list of titles, or a split file "
+        "with e.g. a 'heldout' or 'test' list; :KEY picks the list)",
+    )
+    group.add_argument(
+        "--split-file", dest="articles", metavar="FILE[:KEY]", help="same as --articles"
+    )
+    p.add_argument(
+        "--qrels",
+        default="test",
+        metavar="SPLIT",
+        help="BEIR judgments to use: qrels/SPLIT.tsv (default test)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=32,
+        metavar="N",
+        help="questions per ask_batch call / HTTP request (default 32)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_eval)
 
@@ -85,8 +111,13 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         target = LocalTarget(local, with_reader=data.kind != "beir")
     try:
         evaluation = runner.run(
-            data, target, gold_passage=args.gold_passage, limit=args.limit, seed=args.seed,
-            batch_size=args.batch_size, progress=not args.no_progress,
+            data,
+            target,
+            gold_passage=args.gold_passage,
+            limit=args.limit,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            progress=not args.no_progress,
         )
     finally:
         target.close()
@@ -104,7 +135,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(report.summary_text(evaluation))
         if written:
-            print(f"\nreport: {written['html']}\njson:   {written['summary']} "
-                  f"(per question: {written['predictions']})")
+            print(
+                f"\nreport: {written['html']}\njson:   {written['summary']} "
+                f"(per question: {written['predictions']})"
+            )
     sys.stdout.flush()
     return 0

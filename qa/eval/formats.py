@@ -131,8 +131,11 @@ def read_squad(path: str | Path, articles: set[str] | None = None) -> Dataset:
             doc_id = f"{base}-p{p}"
             documents.append(Document(id=doc_id, text=para["context"], title=title))
             for q, qa in enumerate(para.get("qas") or []):
-                examples.append(_squad_example(qa, doc_id, title, para["context"],
-                                               f"{where}.paragraphs[{p}].qas[{q}]"))
+                examples.append(
+                    _squad_example(
+                        qa, doc_id, title, para["context"], f"{where}.paragraphs[{p}].qas[{q}]"
+                    )
+                )
     if wanted is not None:
         missing = wanted - seen_titles
         if len(missing) == len(wanted):
@@ -224,8 +227,10 @@ def read_beir(directory: str | Path, split: str = "test") -> BeirData:
         all_queries[str(record["_id"])] = record["text"]
     missing = [q for q in qrels if q not in all_queries]
     if missing:
-        raise DataError(f"{qrels_file}: {len(missing)} judged queries are not in queries.jsonl, "
-                        f"e.g. {missing[0]!r}")
+        raise DataError(
+            f"{qrels_file}: {len(missing)} judged queries are not in queries.jsonl, "
+            f"e.g. {missing[0]!r}"
+        )
     queries = {q: all_queries[q] for q in qrels}
     if not documents or not queries:
         raise DataError(f"{directory}: empty corpus or no judged queries")

@@ -8,7 +8,6 @@ it), so our numbers can be put next to published ones.
 
 from __future__ import annotations
 
-import collections
 import math
 import re
 import string
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from qa.answers import token_f1
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = set(string.punctuation)
@@ -40,15 +41,8 @@ def exact_match(prediction: str, gold: str) -> int:
 
 
 def f1_score(prediction: str, gold: str) -> float:
-    gold_toks, pred_toks = answer_tokens(gold), answer_tokens(prediction)
-    if not gold_toks or not pred_toks:
-        # "no answer" (or an answer that normalizes to nothing) is right only against the same
-        return float(gold_toks == pred_toks)
-    same = sum((collections.Counter(gold_toks) & collections.Counter(pred_toks)).values())
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(pred_toks), same / len(gold_toks)
-    return 2 * precision * recall / (precision + recall)
+    # "no answer" (or an answer that normalizes to nothing) is right only against the same
+    return token_f1(answer_tokens(prediction), answer_tokens(gold))
 
 
 def gold_answers(answers: Sequence[str]) -> list[str]:
@@ -89,8 +83,9 @@ def score_prediction(
     s = Scored(bool(answers), candidate, confidence, answered and candidate is not None)
     s.abstain_exact, s.abstain_f1 = best_exact("", answers), best_f1("", answers)
     if candidate is not None:
-        s.candidate_exact, s.candidate_f1 = best_exact(candidate, answers), best_f1(
-            candidate, answers
+        s.candidate_exact, s.candidate_f1 = (
+            best_exact(candidate, answers),
+            best_f1(candidate, answers),
         )
     else:
         s.candidate_exact, s.candidate_f1 = s.abstain_exact, s.abstain_f1
@@ -171,9 +166,13 @@ def calibration(
     for b in range(bins):
         mask = index == b
         n = int(mask.sum())
-        row = {"lo": b / bins, "hi": (b + 1) / bins, "count": n,
-               "confidence": float(conf[mask].mean()) if n else math.nan,
-               "accuracy": float(hit[mask].mean()) if n else math.nan}
+        row = {
+            "lo": b / bins,
+            "hi": (b + 1) / bins,
+            "count": n,
+            "confidence": float(conf[mask].mean()) if n else math.nan,
+            "accuracy": float(hit[mask].mean()) if n else math.nan,
+        }
         if n:
             ece += n / len(conf) * abs(row["accuracy"] - row["confidence"])
         table.append(row)
@@ -188,8 +187,12 @@ def percentiles(values: Sequence[float]) -> dict[str, float | None]:
         return {"p50": None, "p95": None, "p99": None, "mean": None}
     arr = np.asarray(values, dtype=float)
     p50, p95, p99 = np.percentile(arr, [50, 95, 99])
-    return {"p50": round(float(p50), 2), "p95": round(float(p95), 2),
-            "p99": round(float(p99), 2), "mean": round(float(arr.mean()), 2)}
+    return {
+        "p50": round(float(p50), 2),
+        "p95": round(float(p95), 2),
+        "p99": round(float(p99), 2),
+        "mean": round(float(arr.mean()), 2),
+    }
 
 
 # -- ranking ---------------------------------------------------------------------------------------
@@ -198,12 +201,22 @@ def percentiles(values: Sequence[float]) -> dict[str, float | None]:
 #: k passages is relevant. In open-domain QA the relevant set is every passage that happens to
 #: contain the answer string, which is unknowable in advance, so ranx's recall@k (share of ALL
 #: relevant items found) would be meaningless there; hit_rate is the figure papers call recall@k.
-QA_RANKING = {"recall@1": "hit_rate@1", "recall@5": "hit_rate@5", "recall@20": "hit_rate@20",
-              "mrr@10": "mrr@10"}
+QA_RANKING = {
+    "recall@1": "hit_rate@1",
+    "recall@5": "hit_rate@5",
+    "recall@20": "hit_rate@20",
+    "mrr@10": "mrr@10",
+}
 #: BEIR's measures: judgments are complete there, so recall@k is the usual share of all relevant
 #: documents found in the top k
-BEIR_RANKING = {"ndcg@10": "ndcg@10", "recall@100": "recall@100", "mrr@10": "mrr@10",
-                "recall@1": "recall@1", "recall@5": "recall@5", "recall@20": "recall@20"}
+BEIR_RANKING = {
+    "ndcg@10": "ndcg@10",
+    "recall@100": "recall@100",
+    "mrr@10": "mrr@10",
+    "recall@1": "recall@1",
+    "recall@5": "recall@5",
+    "recall@20": "recall@20",
+}
 
 
 def ranking_metrics(
@@ -226,7 +239,9 @@ def ranking_metrics(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # numba's type-safety chatter
         values = evaluate(
-            Qrels(judged), Run(scores), list(dict.fromkeys(metrics.values())),
+            Qrels(judged),
+            Run(scores),
+            list(dict.fromkeys(metrics.values())),
             make_comparable=True,
         )
     if not isinstance(values, dict):  # ranx returns a bare float for a single metric
@@ -241,8 +256,9 @@ def hit_curve(first_relevant: Sequence[int | None], max_k: int = 20) -> list[flo
     n = len(first_relevant)
     if not n:
         return []
-    return [sum(1 for r in first_relevant if r is not None and r <= k) / n
-            for k in range(1, max_k + 1)]
+    return [
+        sum(1 for r in first_relevant if r is not None and r <= k) / n for k in range(1, max_k + 1)
+    ]
 
 
 # -- question types --------------------------------------------------------------------------------

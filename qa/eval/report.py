@@ -42,42 +42,67 @@ def summary_text(ev: Evaluation) -> str:
     if s.get("f1") is not None:
         rows.append(("exact match / F1", f"{_num(s['exact_match'])} / {_num(s['f1'])} %"))
         if s.get("has_answer_f1") is not None and c.get("unanswerable"):
-            rows.append(("has-answer EM / F1",
-                         f"{_num(s['has_answer_exact'])} / {_num(s['has_answer_f1'])} %"))
+            rows.append(
+                (
+                    "has-answer EM / F1",
+                    f"{_num(s['has_answer_exact'])} / {_num(s['has_answer_f1'])} %",
+                )
+            )
         if s.get("no_answer_accuracy") is not None:
             rows.append(("no-answer accuracy", f"{_num(s['no_answer_accuracy'])} %"))
-        rows.append(("answered", f"{_num(s['answered_rate'])} % at threshold "
-                                 f"{_num(s.get('threshold'), 3)}"))
+        rows.append(
+            ("answered", f"{_num(s['answered_rate'])} % at threshold {_num(s.get('threshold'), 3)}")
+        )
         if s.get("best_threshold_f1") is not None:
             best = s["best_threshold"]
             where = "abstain on all" if best is None else f"threshold {best:.3f}"
-            rows.append(("best threshold", f"F1 {_num(s['best_threshold_f1'])} % "
-                                           f"(EM {_num(s['best_threshold_exact'])} %) at {where}"))
+            rows.append(
+                (
+                    "best threshold",
+                    f"F1 {_num(s['best_threshold_f1'])} % "
+                    f"(EM {_num(s['best_threshold_exact'])} %) at {where}",
+                )
+            )
     if s.get("recall@5") is not None:
-        rows.append(("recall@1 / @5 / @20", " / ".join(
-            _num(s[k], 3) for k in ("recall@1", "recall@5", "recall@20"))))
+        rows.append(
+            (
+                "recall@1 / @5 / @20",
+                " / ".join(_num(s[k], 3) for k in ("recall@1", "recall@5", "recall@20")),
+            )
+        )
         rows.append(("MRR@10", _num(s["mrr@10"], 3)))
     if s.get("ndcg@10") is not None:
-        rows.append(("nDCG@10 / recall@100", f"{_num(s['ndcg@10'], 3)} / "
-                                             f"{_num(s['recall@100'], 3)}"))
+        rows.append(
+            ("nDCG@10 / recall@100", f"{_num(s['ndcg@10'], 3)} / {_num(s['recall@100'], 3)}")
+        )
     if s.get("ece") is not None:
         rows.append(("calibration ECE", _num(s["ece"], 3)))
     if s.get("gold_doc_first_of"):
         rows.append(("gold doc cited first", f"{s['gold_doc_first']} / {s['gold_doc_first_of']}"))
     lat = s.get("latency_ms") or {}
     if lat.get("p50") is not None:
-        rows.append(("latency ms p50/95/99",
-                     " / ".join(_num(lat[k], 1) for k in ("p50", "p95", "p99"))))
+        rows.append(
+            ("latency ms p50/95/99", " / ".join(_num(lat[k], 1) for k in ("p50", "p95", "p99")))
+        )
         stages = s.get("latency_ms_by_stage") or {}
         parts = [f"{k} {_num(v['p50'], 1)}" for k, v in stages.items() if k != "total"]
         if parts:
             rows.append(("  p50 by stage", ", ".join(parts)))
     by_type = s.get("f1_by_question_type") or {}
     if by_type:
-        rows.append(("F1 by question type", "  ".join(
-            f"{t} {v['f1']:.0f} ({v['count']})" for t, v in by_type.items())))
-    rows.append(("time", f"{_num(s.get('seconds'), 1)} s (index set-up "
-                         f"{_num(s.get('index_seconds'), 1)} s of it)"))
+        rows.append(
+            (
+                "F1 by question type",
+                "  ".join(f"{t} {v['f1']:.0f} ({v['count']})" for t, v in by_type.items()),
+            )
+        )
+    rows.append(
+        (
+            "time",
+            f"{_num(s.get('seconds'), 1)} s (index set-up "
+            f"{_num(s.get('index_seconds'), 1)} s of it)",
+        )
+    )
     width = max(len(k) for k, _ in rows)
     lines += [f"  {k.ljust(width)}  {v}" for k, v in rows]
     return "\n".join(lines)
@@ -94,10 +119,14 @@ def write_report(ev: Evaluation, directory: str | Path) -> dict[str, Path]:
         "predictions": directory / "predictions.jsonl",
         "html": directory / "report.html",
     }
-    payload = {"summary": ev.summary, "calibration_bins": _finite(ev.calibration_bins),
-               "recall_curve": ev.hit_curve}
-    paths["summary"].write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n",
-                                encoding="utf-8")
+    payload = {
+        "summary": ev.summary,
+        "calibration_bins": _finite(ev.calibration_bins),
+        "recall_curve": ev.hit_curve,
+    }
+    paths["summary"].write_text(
+        json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
     with paths["predictions"].open("w", encoding="utf-8") as f:
         for p in ev.predictions:
             f.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
@@ -106,8 +135,10 @@ def write_report(ev: Evaluation, directory: str | Path) -> dict[str, Path]:
 
 
 def _finite(rows: list[dict[str, float]]) -> list[dict[str, float | None]]:
-    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-            for r in rows]
+    return [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
+        for r in rows
+    ]
 
 
 # -- HTML ------------------------------------------------------------------------------------------
@@ -115,10 +146,17 @@ def _finite(rows: list[dict[str, float]]) -> list[dict[str, float | None]]:
 
 def render_html(ev: Evaluation) -> str:
     s = ev.summary
-    figures = [f for f in (
-        _recall_plot(ev), _type_plot(ev), _confidence_plot(ev), _calibration_plot(ev),
-        _latency_plot(ev),
-    ) if f]
+    figures = [
+        f
+        for f in (
+            _recall_plot(ev),
+            _type_plot(ev),
+            _confidence_plot(ev),
+            _calibration_plot(ev),
+            _latency_plot(ev),
+        )
+        if f
+    ]
     imgs = "\n".join(
         f'<figure><img alt="{html.escape(title)}" src="data:image/png;base64,{png}">'
         f"<figcaption>{html.escape(title)}</figcaption></figure>"
@@ -127,7 +165,7 @@ def render_html(ev: Evaluation) -> str:
     misses = _misses_table(ev)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>qa eval: {html.escape(Path(str(s['data'])).name)} ({html.escape(s['mode'])})</title>
+<title>qa eval: {html.escape(Path(str(s["data"])).name)} ({html.escape(s["mode"])})</title>
 <style>
 body {{ font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222;
   padding: 0 1em; }}
@@ -139,7 +177,7 @@ td, th {{ border: 1px solid #ddd; padding: .35em .5em; vertical-align: top; text
 th {{ background: #f0f0f0; }} mark {{ background: #ffe38a; }} .gold {{ background: #c9f0c9; }}
 td.passage {{ max-width: 520px; color: #444; }}
 </style></head><body>
-<h1>qa eval: {html.escape(Path(str(s['data'])).name)}</h1>
+<h1>qa eval: {html.escape(Path(str(s["data"])).name)}</h1>
 <pre>{html.escape(summary_text(ev))}</pre>
 <h2>Plots</h2>
 {imgs}
@@ -188,8 +226,9 @@ def _type_plot(ev: Evaluation) -> tuple[str, str] | None:
     bars = ax.bar(types, values, color="#4c78a8")
     for bar, t in zip(bars, types, strict=True):
         x = bar.get_x() + bar.get_width() / 2
-        ax.annotate(f"n={by_type[t]['count']}", (x, bar.get_height()), ha="center",
-                    va="bottom", fontsize=8)
+        ax.annotate(
+            f"n={by_type[t]['count']}", (x, bar.get_height()), ha="center", va="bottom", fontsize=8
+        )
     ax.set_ylim(0, 105)
     ax.set_ylabel("F1 (%)")
     ax.set_title("F1 by question type")
@@ -207,8 +246,7 @@ def _confidence_plot(ev: Evaluation) -> tuple[str, str] | None:
     if ans:
         ax.hist(ans, bins=bins, alpha=0.6, label=f"answerable ({len(ans)})", color="#4c78a8")
     if unans:
-        ax.hist(unans, bins=bins, alpha=0.6, label=f"unanswerable ({len(unans)})",
-                color="#e45756")
+        ax.hist(unans, bins=bins, alpha=0.6, label=f"unanswerable ({len(unans)})", color="#e45756")
     t = ev.summary.get("threshold")
     if t is not None:
         ax.axvline(t, color="k", linestyle="--", label=f"threshold {t:.2f}")
@@ -228,11 +266,21 @@ def _calibration_plot(ev: Evaluation) -> tuple[str, str] | None:
         return None
     fig, ax = _figure(5.0, 4.2)
     ax.plot([0, 1], [0, 1], color="#999", linestyle="--", label="perfect calibration")
-    ax.bar([(r["lo"] + r["hi"]) / 2 for r in rows], [r["accuracy"] for r in rows],
-           width=[r["hi"] - r["lo"] for r in rows], alpha=0.35, edgecolor="#4c78a8",
-           label="share right per bin")
-    ax.plot([r["confidence"] for r in rows], [r["accuracy"] for r in rows], marker="o",
-            color="#4c78a8", label="mean confidence vs rate")
+    ax.bar(
+        [(r["lo"] + r["hi"]) / 2 for r in rows],
+        [r["accuracy"] for r in rows],
+        width=[r["hi"] - r["lo"] for r in rows],
+        alpha=0.35,
+        edgecolor="#4c78a8",
+        label="share right per bin",
+    )
+    ax.plot(
+        [r["confidence"] for r in rows],
+        [r["accuracy"] for r in rows],
+        marker="o",
+        color="#4c78a8",
+        label="mean confidence vs rate",
+    )
     for r in rows:
         ax.annotate(str(r["count"]), ((r["lo"] + r["hi"]) / 2, 0.02), ha="center", fontsize=7)
     ax.set_xlim(0, 1)
@@ -247,8 +295,10 @@ def _calibration_plot(ev: Evaluation) -> tuple[str, str] | None:
 
 
 def _latency_plot(ev: Evaluation) -> tuple[str, str] | None:
-    key = next((k for k in ("http", "total", "search")
-                if any(k in p.timings_ms for p in ev.predictions)), None)
+    key = next(
+        (k for k in ("http", "total", "search") if any(k in p.timings_ms for p in ev.predictions)),
+        None,
+    )
     if key is None:
         return None
     values = [p.timings_ms[key] for p in ev.predictions if key in p.timings_ms]
@@ -294,10 +344,11 @@ def _misses_table(ev: Evaluation) -> str:
         head = "<th>query</th><th>relevant docs</th><th>first relevant rank</th><th>top 5</th>"
     else:
         rows = "".join(_miss_row(p) for p in misses)
-        head = ("<th>question</th><th>gold</th><th>predicted (confidence)</th><th>F1</th>"
-                "<th>passage</th>")
-    return (f"<h2>The {len(misses)} worst misses</h2>"
-            f"<table><tr>{head}</tr>{rows}</table>")
+        head = (
+            "<th>question</th><th>gold</th><th>predicted (confidence)</th><th>F1</th>"
+            "<th>passage</th>"
+        )
+    return f"<h2>The {len(misses)} worst misses</h2><table><tr>{head}</tr>{rows}</table>"
 
 
 def _miss_row(p: Prediction) -> str:
@@ -312,20 +363,26 @@ def _miss_row(p: Prediction) -> str:
     passage = p.evidence
     text = _snippet(passage, p.prediction or p.candidate, p.answers) if passage else ""
     where = e(f"[{passage['doc_id']}] ") if passage else ""
-    return (f"<tr><td>{e(p.question)}</td><td>{e(gold)}</td><td>{predicted}</td>"
-            f"<td>{p.f1:.2f}</td><td class=passage>{where}{text}</td></tr>")
+    return (
+        f"<tr><td>{e(p.question)}</td><td>{e(gold)}</td><td>{predicted}</td>"
+        f"<td>{p.f1:.2f}</td><td class=passage>{where}{text}</td></tr>"
+    )
 
 
-def _snippet(passage: dict[str, Any], predicted: str | None, answers: list[str],
-             width: int = 420) -> str:
+def _snippet(
+    passage: dict[str, Any], predicted: str | None, answers: list[str], width: int = 420
+) -> str:
     """The passage around the predicted span (or a gold answer), marked, escaped, shortened."""
     text = str(passage.get("text") or "")
     spans = []
     if predicted and (i := text.find(predicted)) >= 0:
         spans.append((i, i + len(predicted), "mark"))
     for a in answers:
-        if a and (i := text.find(a)) >= 0 and not any(s < i + len(a) and i < t
-                                                      for s, t, _ in spans):
+        if (
+            a
+            and (i := text.find(a)) >= 0
+            and not any(s < i + len(a) and i < t for s, t, _ in spans)
+        ):
             spans.append((i, i + len(a), "gold"))
             break
     center = spans[0][0] if spans else 0

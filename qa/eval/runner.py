@@ -152,8 +152,14 @@ def _run_qa(
     else:
         target.ask([examples[0].question])
     results: list[dict[str, Any]] = []
-    bar = tqdm(total=len(examples), desc=f"qa eval ({mode})", unit="q", file=sys.stderr,
-               disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=len(examples),
+        desc=f"qa eval ({mode})",
+        unit="q",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     with bar:
         if gold_passage:
             for ex in examples:
@@ -227,9 +233,16 @@ def _evidence(
     tens of megabytes of passages nobody reads."""
     chosen = None
     if answer:
-        chosen = next((p for p in passages if p.get("doc_id") == answer.get("doc_id")
-                       and p.get("start", 0) <= answer.get("start", -1)
-                       and answer.get("end", 0) <= p.get("end", -1)), None)
+        chosen = next(
+            (
+                p
+                for p in passages
+                if p.get("doc_id") == answer.get("doc_id")
+                and p.get("start", 0) <= answer.get("start", -1)
+                and answer.get("end", 0) <= p.get("end", -1)
+            ),
+            None,
+        )
     chosen = chosen or (passages[0] if passages else None)
     if chosen is None:
         return None
@@ -296,7 +309,8 @@ def _summarize_qa(
         by_type[p.qtype].append(p.f1)
     summary["f1_by_question_type"] = {
         t: {"count": len(by_type[t]), "f1": round(100 * sum(by_type[t]) / len(by_type[t]), 2)}
-        for t in M.QUESTION_TYPES if by_type[t]
+        for t in M.QUESTION_TYPES
+        if by_type[t]
     }
     if data.kind == "jsonl":
         with_gold = [p for p in predictions if p.gold_docs]
@@ -362,8 +376,14 @@ def _run_beir(
     target.search([data.queries[qids[0]]], 1)  # untimed: loads the model, builds BM25
     rankings: list[list[dict[str, Any]]] = []
     timings: list[float] = []
-    with tqdm(total=len(qids), desc="qa eval (retrieval)", unit="q", file=sys.stderr,
-              disable=not progress, dynamic_ncols=True) as bar:
+    with tqdm(
+        total=len(qids),
+        desc="qa eval (retrieval)",
+        unit="q",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    ) as bar:
         for batch in _batches(qids, max(batch_size, 64)):
             started = time.perf_counter()
             rankings += target.search([data.queries[q] for q in batch], BEIR_DEPTH)
@@ -376,24 +396,46 @@ def _run_beir(
         run[qid] = docs
         rel = data.qrels[qid]
         first = next((i for i, d in enumerate(docs, 1) if rel.get(d, 0) > 0), None)
-        predictions.append(Prediction(
-            id=qid, question=data.queries[qid], qtype=M.question_type(data.queries[qid]),
-            answers=[], gold_docs=sorted(rel), prediction="", candidate=None, confidence=None,
-            answered=False, answer_doc=None, no_answer_score=None, exact=0, f1=0.0,
-            first_relevant=first,
-            passages=[{"doc_id": d, "rank": i} for i, d in enumerate(docs[:10], 1)],
-            timings_ms={"search": round(ms, 2)},
-        ))
+        predictions.append(
+            Prediction(
+                id=qid,
+                question=data.queries[qid],
+                qtype=M.question_type(data.queries[qid]),
+                answers=[],
+                gold_docs=sorted(rel),
+                prediction="",
+                candidate=None,
+                confidence=None,
+                answered=False,
+                answer_doc=None,
+                no_answer_score=None,
+                exact=0,
+                f1=0.0,
+                first_relevant=first,
+                passages=[{"doc_id": d, "rank": i} for i, d in enumerate(docs[:10], 1)],
+                timings_ms={"search": round(ms, 2)},
+            )
+        )
     summary = _empty_summary()
     summary.update(target.describe())
     summary.update(M.ranking_metrics({q: data.qrels[q] for q in qids}, run, M.BEIR_RANKING))
     summary["latency_ms"] = M.percentiles(timings)
     summary["latency_ms_by_stage"] = {"search": M.percentiles(timings)}
-    summary["counts"] = {"questions": len(qids), "answerable": None, "unanswerable": None,
-                         "ranked": len(qids), "documents": len(data.documents)}
-    summary.update(mode="retrieval", data=str(data.path), format=f"beir ({data.split} qrels)",
-                   limit=limit, seed=seed if limit is not None else None,
-                   index_seconds=index_seconds)
+    summary["counts"] = {
+        "questions": len(qids),
+        "answerable": None,
+        "unanswerable": None,
+        "ranked": len(qids),
+        "documents": len(data.documents),
+    }
+    summary.update(
+        mode="retrieval",
+        data=str(data.path),
+        format=f"beir ({data.split} qrels)",
+        limit=limit,
+        seed=seed if limit is not None else None,
+        index_seconds=index_seconds,
+    )
     curve = M.hit_curve([p.first_relevant for p in predictions], BEIR_DEPTH)
     return Evaluation(summary, predictions, [], curve, [])
 
@@ -404,10 +446,26 @@ def _run_beir(
 def _empty_summary() -> dict[str, Any]:
     """Every key, so a consumer of ``--json-only`` never has to guess whether one exists; keys a
     mode does not measure stay null."""
-    keys = ("exact_match", "f1", "has_answer_exact", "has_answer_f1", "no_answer_accuracy",
-            "answered_rate", "best_threshold", "best_threshold_f1", "best_threshold_exact",
-            "recall@1", "recall@5", "recall@20", "mrr@10", "ndcg@10", "recall@100", "ece",
-            "gold_doc_first", "gold_doc_first_of")
+    keys = (
+        "exact_match",
+        "f1",
+        "has_answer_exact",
+        "has_answer_f1",
+        "no_answer_accuracy",
+        "answered_rate",
+        "best_threshold",
+        "best_threshold_f1",
+        "best_threshold_exact",
+        "recall@1",
+        "recall@5",
+        "recall@20",
+        "mrr@10",
+        "ndcg@10",
+        "recall@100",
+        "ece",
+        "gold_doc_first",
+        "gold_doc_first_of",
+    )
     return dict.fromkeys(keys)
 
 

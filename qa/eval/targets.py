@@ -161,8 +161,10 @@ class HttpTarget:
                 "`qa eval DATA --index DIR`)"
             )
         for i in range(0, len(missing), UPLOAD_BATCH):
-            records = [{"id": d.id, "text": d.text, "title": d.title}
-                       for d in missing[i : i + UPLOAD_BATCH]]
+            records = [
+                {"id": d.id, "text": d.text, "title": d.title}
+                for d in missing[i : i + UPLOAD_BATCH]
+            ]
             self._call("POST", "/api/documents", {"documents": records})
 
     def ensure_default_index(self) -> None:

@@ -2,8 +2,11 @@
 
 Data (../shared/data, never copied into the package):
 
-* held out: the last 8 articles of squad2-dev-public.json, in file order. Nothing is fitted on
-  them; only the abstention threshold is chosen on them, and held-out figures are measured there.
+* held out: the 8 SQuAD 2.0 articles the trained reader holds out (``held_out`` in
+  qa/models/reader/split.json), so that both readers, and the ensemble that combines them, are
+  measured on articles neither was fitted on. Nothing is fitted on them; the abstention threshold
+  is chosen on the split's ``calibration`` half, where held-out figures are also reported, and the
+  ``test`` half is left alone for ``qa eval``.
 * span model: SQuAD 1.1 questions from other articles of squad1-dev-public.json (a seeded sample
   of 24 articles, 12 paragraphs each, 3 questions per paragraph). Each question gets the passages
   a retriever would hand the reader: its own paragraph plus the article's paragraphs ranked
@@ -41,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.answers import normalize_answer
+from qa.answers import normalize_answer, token_f1
 from qa.readers.heuristic import WEIGHTS, HeuristicReader
 from qa.readers.heuristic_features import (
     NO_ANSWER_FEATURES,
@@ -57,7 +60,7 @@ from qa.types import Passage
 log = logging.getLogger(__name__)
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-HELD_OUT_ARTICLES = 8
+SPLIT = Path(__file__).resolve().parents[1] / "models" / "reader" / "split.json"
 TOP_K = 5
 RRF_K = 60
 KEEP_F1 = 0.95  # share of the never-abstaining answer F1 the threshold must keep
@@ -68,14 +71,7 @@ KEEP_F1 = 0.95  # share of the never-abstaining answer F1 the threshold must kee
 
 def f1_score(prediction: str, gold: str) -> float:
     """SQuAD token F1 (its normalization: case, punctuation, articles, spaces)."""
-    p, g = normalize_answer(prediction).split(), normalize_answer(gold).split()
-    if not p or not g:
-        return float(p == g)
-    same = sum((collections.Counter(p) & collections.Counter(g)).values())
-    if same == 0:
-        return 0.0
-    precision, recall = same / len(p), same / len(g)
-    return 2 * precision * recall / (precision + recall)
+    return token_f1(normalize_answer(prediction).split(), normalize_answer(gold).split())
 
 
 def best_f1(prediction: str, golds: list[str]) -> float:
@@ -181,9 +177,11 @@ def load_squad(path: Path) -> list[dict[str, Any]]:
     return data
 
 
-def held_out_titles(data_dir: Path = DATA) -> list[str]:
-    titles = [a["title"] for a in load_squad(data_dir / "squad2-dev-public.json")]
-    return titles[-HELD_OUT_ARTICLES:]
+def held_out_titles(split: Path = SPLIT, key: str = "held_out") -> list[str]:
+    """Articles of the shipped reader's split: ``held_out`` (never fitted on) or ``calibration``
+    (where the threshold is chosen)."""
+    titles: list[str] = json.loads(split.read_text(encoding="utf-8"))[key]
+    return titles
 
 
 def _items(
@@ -313,7 +311,8 @@ def prepare(
     rng = random.Random(seed)
     squad1 = load_squad(data_dir / "squad1-dev-public.json")
     squad2 = load_squad(data_dir / "squad2-dev-public.json")
-    held = set(held_out_titles(data_dir))
+    held = set(held_out_titles())
+    calibration = set(held_out_titles(key="calibration"))
     train1 = [a for a in squad1 if a["title"] not in held]
     rng.shuffle(train1)
     train1 = train1[:articles]
@@ -324,10 +323,10 @@ def prepare(
     span_items = _items(train1, pool, rng, paragraphs, per_paragraph)
     na_items = _items(train2, pool, rng, paragraphs, per_paragraph)
     held_span = _items(
-        [a for a in squad1 if a["title"] in held], pool, rng, paragraphs, per_paragraph
+        [a for a in squad1 if a["title"] in calibration], pool, rng, paragraphs, per_paragraph
     )
     held_na = _items(
-        [a for a in squad2 if a["title"] in held], pool, rng, paragraphs, per_paragraph
+        [a for a in squad2 if a["title"] in calibration], pool, rng, paragraphs, per_paragraph
     )
     log.info(
         "pool: %d paragraphs; span %d, no-answer %d, held-out %d + %d questions",
@@ -353,6 +352,7 @@ def prepare(
     description = {
         "seed": seed,
         "held_out_articles": sorted(held),
+        "threshold_articles": sorted(calibration),
         "span_training": {
             "source": "squad1-dev-public.json",
             "articles": sorted(train_titles),

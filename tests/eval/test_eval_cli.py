@@ -95,7 +95,11 @@ def test_open_domain_over_the_whole_collection_with_a_seeded_sample(capsys, tmp_
     # --index keeps the paragraphs as documents "<article>-p<N>"; a second run reuses them
     svc = QAService(Settings(index_dir=index))
     assert {d.id for d in svc.documents()} == {
-        "normans-p0", "normans-p1", "jacksonville-florida-p0", "jacksonville-florida-p1"}
+        "normans-p0",
+        "normans-p1",
+        "jacksonville-florida-p0",
+        "jacksonville-florida-p1",
+    }
     svc.close()
     again = eval_json(capsys, *args)
     assert (again["exact_match"], again["recall@5"]) == (s["exact_match"], s["recall@5"])
@@ -112,8 +116,18 @@ def seeds_copy(seeds_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) 
 def seeds_in_process(seeds_copy: Path) -> dict[str, Any]:
     """The seeds jsonl scored in-process (shared by the HTTP comparison below)."""
     report = seeds_copy.parent / "report"
-    code = main(["--index-dir", str(seeds_copy), "eval", str(SEEDS_DEV), "--json-only",
-                 "--no-progress", "--report", str(report)])
+    code = main(
+        [
+            "--index-dir",
+            str(seeds_copy),
+            "eval",
+            str(SEEDS_DEV),
+            "--json-only",
+            "--no-progress",
+            "--report",
+            str(report),
+        ]
+    )
     assert code == 0
     summary: dict[str, Any] = json.loads((report / "summary.json").read_text())["summary"]
     return summary
@@ -122,7 +136,12 @@ def seeds_in_process(seeds_copy: Path) -> dict[str, Any]:
 def test_seeds_jsonl_against_the_existing_index(seeds_in_process: dict[str, Any]):
     s = seeds_in_process
     assert s["format"] == "jsonl" and s["counts"] == {
-        "questions": 24, "answerable": 20, "unanswerable": 4, "ranked": 20, "documents": None}
+        "questions": 24,
+        "answerable": 20,
+        "unanswerable": 4,
+        "ranked": 20,
+        "documents": None,
+    }
     check_consistent(s)
     assert s["gold_doc_first_of"] == 20 and 0 <= s["gold_doc_first"] <= 20
     assert s["recall@20"] is not None and s["recall@1"] <= s["recall@20"]
@@ -130,8 +149,18 @@ def test_seeds_jsonl_against_the_existing_index(seeds_in_process: dict[str, Any]
 
 
 def test_summary_table_on_stdout(capsys, seeds_copy: Path, tmp_path: Path):
-    code, out, _ = run_eval(capsys, "--index-dir", str(seeds_copy), "eval", str(SEEDS_DEV),
-                            "--limit", "5", "--no-progress", "--report", str(tmp_path / "r"))
+    code, out, _ = run_eval(
+        capsys,
+        "--index-dir",
+        str(seeds_copy),
+        "eval",
+        str(SEEDS_DEV),
+        "--limit",
+        "5",
+        "--no-progress",
+        "--report",
+        str(tmp_path / "r"),
+    )
     assert code == 0
     assert "exact match / F1" in out and "recall@1 / @5 / @20" in out
     assert "5 questions" in out and str(tmp_path / "r" / "report.html") in out
@@ -146,15 +175,23 @@ def _beir(root: Path) -> Path:
         "d3": ("Rivers", "The Danube flows through ten countries before the Black Sea."),
         "d4": ("Volcanoes", "Mount Etna on Sicily erupts more often than any other."),
     }
-    (root / "corpus.jsonl").write_text("".join(
-        json.dumps({"_id": k, "title": t, "text": x}) + "\n" for k, (t, x) in corpus.items()))
-    queries = {"q1": "What does the Zorblatt Institute study?",
-               "q2": "Who opened a bakery in 1911?",
-               "q3": "Which river flows through ten countries?", "q4": "not judged"}
-    (root / "queries.jsonl").write_text("".join(
-        json.dumps({"_id": k, "text": v}) + "\n" for k, v in queries.items()))
+    (root / "corpus.jsonl").write_text(
+        "".join(
+            json.dumps({"_id": k, "title": t, "text": x}) + "\n" for k, (t, x) in corpus.items()
+        )
+    )
+    queries = {
+        "q1": "What does the Zorblatt Institute study?",
+        "q2": "Who opened a bakery in 1911?",
+        "q3": "Which river flows through ten countries?",
+        "q4": "not judged",
+    }
+    (root / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in queries.items())
+    )
     (root / "qrels" / "test.tsv").write_text(
-        "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq3\td3\t1\nq3\td4\t0\n")
+        "query-id\tcorpus-id\tscore\nq1\td1\t1\nq2\td2\t1\nq3\td3\t1\nq3\td4\t0\n"
+    )
     return root
 
 
@@ -192,9 +229,21 @@ def server(seeds_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     log = tmp_path_factory.mktemp("eval-served-log") / "serve.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "qa.cli", "--index-dir", str(index), "serve", "--port",
-             str(port), "--workers", "1"],
-            cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "qa.cli",
+                "--index-dir",
+                str(index),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "1",
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
             env={**os.environ, "QA_API_TOKEN": TOKEN, "QA_CORPUS": str(SEEDS)},
         )
     try:
@@ -220,12 +269,12 @@ def server(seeds_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 @pytest.mark.slow
-def test_over_http_gives_what_the_library_gives(capsys, server: str,
-                                                seeds_in_process: dict[str, Any]):
+def test_over_http_gives_what_the_library_gives(
+    capsys, server: str, seeds_in_process: dict[str, Any]
+):
     s = eval_json(capsys, "eval", str(SEEDS_DEV), "--url", server)
     assert s["target"] == server and s["counts"] == seeds_in_process["counts"]
-    for key in ("exact_match", "f1", "no_answer_accuracy", "recall@5", "mrr@10",
-                "gold_doc_first"):
+    for key in ("exact_match", "f1", "no_answer_accuracy", "recall@5", "mrr@10", "gold_doc_first"):
         assert s[key] == seeds_in_process[key], key
     assert "http" in s["latency_ms_by_stage"]
     # the service applies its threshold itself: the best one is searched at or above it only
@@ -234,10 +283,12 @@ def test_over_http_gives_what_the_library_gives(capsys, server: str,
 
 @pytest.mark.slow
 def test_over_http_squad_adds_the_paragraphs_with_the_token(capsys, server: str):
-    code, _, err = run_eval(capsys, "eval", str(SAMPLE), "--url", server, "--no-progress",
-                            "--json-only")
+    code, _, err = run_eval(
+        capsys, "eval", str(SAMPLE), "--url", server, "--no-progress", "--json-only"
+    )
     assert code == 1 and "lacks 4 of the 4 documents" in err
-    s = eval_json(capsys, "eval", str(SAMPLE), "--url", server, "--token", TOKEN,
-                  "--batch-size", "8")
+    s = eval_json(
+        capsys, "eval", str(SAMPLE), "--url", server, "--token", TOKEN, "--batch-size", "8"
+    )
     assert s["counts"]["questions"] == 19 and s["recall@5"] is not None
     check_consistent(s)

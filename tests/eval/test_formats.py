@@ -26,7 +26,11 @@ def test_squad_v2_paragraphs_become_documents_and_impossible_questions_have_no_a
     data = read_squad(SAMPLE)
     assert data.kind == "squad" and data.version == "v2.0"
     assert [d.id for d in data.documents] == [
-        "normans-p0", "normans-p1", "jacksonville-florida-p0", "jacksonville-florida-p1"]
+        "normans-p0",
+        "normans-p1",
+        "jacksonville-florida-p0",
+        "jacksonville-florida-p1",
+    ]
     assert data.documents[2].title == "Jacksonville, Florida"
     assert len(data.examples) == 19
     assert sum(not e.answerable for e in data.examples) == 8
@@ -39,10 +43,26 @@ def test_squad_v2_paragraphs_become_documents_and_impossible_questions_have_no_a
 
 
 def test_squad_v1_has_no_is_impossible(tmp_path: Path):
-    v1 = {"version": "1.1", "data": [{"title": "Kessel", "paragraphs": [{
-        "context": "Mira Kessel founded the Zorblatt Institute in 1911.",
-        "qas": [{"id": "k1", "question": "Who founded it?",
-                 "answers": [{"text": "Mira Kessel", "answer_start": 0}]}]}]}]}
+    v1 = {
+        "version": "1.1",
+        "data": [
+            {
+                "title": "Kessel",
+                "paragraphs": [
+                    {
+                        "context": "Mira Kessel founded the Zorblatt Institute in 1911.",
+                        "qas": [
+                            {
+                                "id": "k1",
+                                "question": "Who founded it?",
+                                "answers": [{"text": "Mira Kessel", "answer_start": 0}],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
+    }
     path = tmp_path / "v1.json"
     path.write_text(json.dumps(v1))
     data = load_dataset(path)
@@ -79,8 +99,18 @@ def test_bad_squad_files_name_the_file_and_the_problem(tmp_path: Path):
     bad.write_text(json.dumps({"version": "v2.0"}))
     with pytest.raises(DataError, match="not SQuAD JSON"):
         load_dataset(bad)
-    bad.write_text(json.dumps({"data": [{"title": "T", "paragraphs": [
-        {"context": "c", "qas": [{"id": "1", "answers": []}]}]}]}))
+    bad.write_text(
+        json.dumps(
+            {
+                "data": [
+                    {
+                        "title": "T",
+                        "paragraphs": [{"context": "c", "qas": [{"id": "1", "answers": []}]}],
+                    }
+                ]
+            }
+        )
+    )
     with pytest.raises(DataError, match=r"qas\[0\]: a question needs a 'question'"):
         load_dataset(bad)
     with pytest.raises(DataError, match="no such file"):
@@ -122,12 +152,15 @@ def _beir(root: Path) -> Path:
         {"_id": "d3", "title": "Other", "text": "Unrelated text about rivers."},
     ]
     (root / "corpus.jsonl").write_text("".join(json.dumps(r) + "\n" for r in corpus))
-    queries = [{"_id": "1", "text": "What does Zorblatt study?"},
-               {"_id": "2", "text": "Who founded Zorblatt?"},
-               {"_id": "3", "text": "A query without judgments"}]
+    queries = [
+        {"_id": "1", "text": "What does Zorblatt study?"},
+        {"_id": "2", "text": "Who founded Zorblatt?"},
+        {"_id": "3", "text": "A query without judgments"},
+    ]
     (root / "queries.jsonl").write_text("".join(json.dumps(r) + "\n" for r in queries))
     (root / "qrels" / "test.tsv").write_text(
-        "query-id\tcorpus-id\tscore\n1\td1\t1\n2\td2\t2\n2\td1\t0\n")
+        "query-id\tcorpus-id\tscore\n1\td1\t1\n2\td2\t2\n2\td1\t0\n"
+    )
     return root
 
 

@@ -92,8 +92,11 @@ def test_best_threshold_sweeps_confidence():
 
 
 def test_best_threshold_answers_equal_confidences_together_and_may_abstain_on_all():
-    tied = [_scored(["a b"], "a b", 0.5, True), _scored([], "c", 0.5, True),
-            _scored([], "d", 0.5, True)]
+    tied = [
+        _scored(["a b"], "a b", 0.5, True),
+        _scored([], "c", 0.5, True),
+        _scored([], "d", 0.5, True),
+    ]
     # at 0.5 all three are answered (1 of 3 right); above it none (2 of 3 right)
     assert M.best_threshold(tied) == (None, round(200 / 3, 2))
     missing = [_scored(["x"], None, None, False), _scored([], None, None, False)]
@@ -125,8 +128,11 @@ def test_ranking_metrics_through_ranx():
 
 
 def test_true_recall_counts_every_relevant_document():
-    got = M.ranking_metrics({"q": {"a": 1, "b": 1, "c": 1, "d": 2}}, {"q": ["a", "x", "d"]},
-                            {"recall@100": "recall@100"})
+    got = M.ranking_metrics(
+        {"q": {"a": 1, "b": 1, "c": 1, "d": 2}},
+        {"q": ["a", "x", "d"]},
+        {"recall@100": "recall@100"},
+    )
     assert got["recall@100"] == 0.5
 
 
