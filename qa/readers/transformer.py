@@ -96,6 +96,17 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
             return start, end
 
 
+def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """Grow ``[start, end)`` to whole words. Spans start and end on word pieces, and a span that
+    stops inside a word ("Alan Alboro" of "Alan Alborov") is never a right answer; grown, it
+    joins the whole-word span that states the same answer."""
+    while 0 < start < len(text) and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while start < end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
+        end += 1
+    return start, end
+
+
 def _abbreviation(before_dot: str) -> bool:
     """True when the "." that follows ``before_dot`` belongs to the word (U.S., Inc., Dr.)."""
     word = before_dot.rsplit(None, 1)[-1] if before_dot.strip() else ""
@@ -242,7 +253,9 @@ class TransformerReader:
         best: dict[tuple[int, int, int], tuple[dict[str, Any], float]] = {}
         for cand in raws:
             passage = usable[cand["passage"]]
-            s, e = tidy_span(passage.text, cand["char_start"], cand["char_end"])
+            s, e = tidy_span(
+                passage.text, *whole_words(passage.text, cand["char_start"], cand["char_end"])
+            )
             if e <= s:
                 continue
             key = (cand["passage"], s, e)

