@@ -16,11 +16,12 @@ margin, the heuristic's no-answer estimate). Two small models fitted on held-out
 
 * rank model: a softmax over the candidates of one question (conditional logit), fitted on
   answerable questions: which candidate is the answer, if there is one;
-* confidence model: a logistic over the first choice's features plus its rank probability and its
-  lead over the runner-up, fitted on answerable and unanswerable questions alike: the probability
-  that answering with it is right (token F1 >= 0.5 with a gold answer; always wrong when the
-  documents do not answer). This is the ``score`` the threshold applies to. Alternatives are
-  scored by the same model, capped so that none outscores a candidate the rank model prefers.
+* confidence model: a logistic over a candidate's features plus its rank probability and its lead
+  over the runner-up, fitted on every candidate of answerable and unanswerable questions alike:
+  the probability that answering with it is right (token F1 >= 0.5 with a gold answer; always
+  wrong when the documents do not answer). The rank model's first choice is the answer, and its
+  confidence is the ``score`` the threshold applies to. Alternatives are scored by the same
+  model, capped so that none outscores a candidate the rank model prefers.
 
 The transformer reads only the first ``transformer_passages`` passages: it costs ~30 ms per
 window on two cores, and the fitted weights were chosen for that depth.
@@ -28,15 +29,15 @@ window on two cores, and the fitted weights were chosen for that depth.
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qa.answers import normalize_answer, token_f1
+from qa.readers.fitted import WeightsError, load_fitted, sigmoid, softmax
 from qa.readers.heuristic import HeuristicReader
 from qa.readers.transformer import TransformerReader
 from qa.types import Passage, ReaderOutput, Span
@@ -73,27 +74,9 @@ CONFIDENCE_FEATURES = (
 )
 
 
-class WeightsError(ValueError):
-    """The ensemble weights file is missing or was fitted on other features."""
-
-
 def load_weights(path: Path = WEIGHTS) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise WeightsError(
-            f"{path} is missing: run `python -m qa.readers.ensemble_fit` to fit it"
-        ) from exc
-    for key, names in (("rank", FEATURES), ("confidence", CONFIDENCE_FEATURES)):
-        model = data.get(key) or {}
-        if list(model.get("features", [])) != list(names) or len(model.get("weights", [])) != len(
-            names
-        ):
-            raise WeightsError(
-                f"{path}: the {key} model was fitted on other features; refit with "
-                "`python -m qa.readers.ensemble_fit`"
-            )
-    return data
+    models = (("rank", FEATURES), ("confidence", CONFIDENCE_FEATURES))
+    return load_fitted(path, models, "python -m qa.readers.ensemble_fit")
 
 
 @dataclass
@@ -118,7 +101,7 @@ def candidates(t_out: ReaderOutput, h_out: ReaderOutput) -> list[Candidate]:
     """Group both readers' spans by normalized text; keep each reader's probability share."""
     by_key: dict[str, Candidate] = {}
     t_logits = np.array([s.features.get("span_logit", 0.0) for s in t_out.spans], dtype=float)
-    t_soft = _softmax(t_logits)
+    t_soft = softmax(t_logits)
     for span, share in zip(t_out.spans, t_soft, strict=True):
         key = normalize_answer(span.text)
         if key:
@@ -184,15 +167,13 @@ def _agreement(key: str, other: str) -> float:
     return token_f1(key.split(), other.split()) if other else 0.0
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    if z.size == 0:
-        return z
-    e = np.exp(z - z.max())
-    return np.asarray(e / e.sum(), dtype=np.float64)
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0))), dtype=np.float64)
+def score(
+    x: np.ndarray, rank_w: np.ndarray, conf_w: np.ndarray, conf_b: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rank probability, confidence) of each candidate from its ``FEATURES`` row; the same
+    code serves fitting and reading."""
+    p_rank = softmax(x @ rank_w)
+    return p_rank, sigmoid(confidence_matrix(x, p_rank) @ conf_w + conf_b)
 
 
 class EnsembleReader:
@@ -234,7 +215,7 @@ class EnsembleReader:
     def read_both(
         self, question: str, passages: list[Passage]
     ) -> tuple[ReaderOutput, ReaderOutput]:
-        """Each reader's own output over the passages it reads (fitting uses this too)."""
+        """Each reader's own output over the passages it reads."""
         t_out = self.transformer.read(
             question, passages[: self.transformer_passages], top_n=SPANS_PER_READER
         )
@@ -246,28 +227,20 @@ class EnsembleReader:
         if not cands:
             return ReaderOutput(spans=[], no_answer=1.0, features={"candidates": 0.0})
         x = feature_matrix(cands, t_out, h_out)
-        p_rank = _softmax(x @ self._rank_w)
-        xc = confidence_matrix(x, p_rank)
+        p_rank, conf = score(x, self._rank_w, self._conf_w, self._conf_b)
         order = np.argsort(-p_rank, kind="stable")
         # the rank model decides the order; a later candidate never scores above an earlier one
-        probs = np.minimum.accumulate(_sigmoid(xc[order] @ self._conf_w + self._conf_b))
+        probs = np.minimum.accumulate(conf[order])
+        xc = confidence_matrix(x, p_rank)
         spans: list[Span] = []
         for prob, i in zip(probs[:top_n], order[:top_n], strict=True):
             feats = {
                 name: round(float(v), 4) for name, v in zip(CONFIDENCE_FEATURES, xc[i], strict=True)
             }
-            for span in cands[i].spans:
-                spans.append(
-                    Span(
-                        text=span.text,
-                        doc_id=span.doc_id,
-                        start=span.start,
-                        end=span.end,
-                        score=round(float(prob), 6),
-                        passage_rank=span.passage_rank,
-                        features=feats,
-                    )
-                )
+            spans += [
+                replace(span, score=round(float(prob), 6), features=feats)
+                for span in cands[i].spans
+            ]
         return ReaderOutput(
             spans=spans,
             no_answer=round(1.0 - float(probs.max()), 6),
@@ -295,4 +268,5 @@ __all__ = [
     "confidence_matrix",
     "feature_matrix",
     "load_weights",
+    "score",
 ]

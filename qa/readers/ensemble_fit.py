@@ -13,7 +13,7 @@ seen three ways, as the product sees questions:
 
 Every distinct answer text either reader proposes is a row of ``FEATURES``. The rank model (a
 softmax over one question's candidates) is fitted on the answerable cases with target F1^3; the
-confidence model (a logistic) on the rank model's first choice of every case, target 1 when its
+confidence model (a logistic) on every candidate of every case, target 1 when its
 token F1 with a gold answer is >= 0.5 (never on unanswerable or out-of-corpus cases). Both are
 L2-regularized and fitted by Newton's method (heuristic_fit's solvers).
 
@@ -50,6 +50,7 @@ from qa.readers.ensemble import (
     candidates,
     confidence_matrix,
     feature_matrix,
+    score,
 )
 from qa.readers.heuristic import HeuristicReader
 from qa.readers.heuristic_fit import (
@@ -184,27 +185,13 @@ class Weights:
 
     def scores(self, r: Rows) -> tuple[np.ndarray, np.ndarray]:
         """(rank probability, confidence) of each candidate, as the reader computes them."""
-        p_rank = _softmax(r.x @ self.rank)
-        conf = 1 / (
-            1
-            + np.exp(
-                -np.clip(confidence_matrix(r.x, p_rank) @ self.confidence + self.bias, -30, 30)
-            )
-        )
-        return p_rank, conf
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    if z.size == 0:
-        return z
-    e = np.exp(z - z.max())
-    return np.asarray(e / e.sum())
+        return score(r.x, self.rank, self.confidence, self.bias)
 
 
 def fit_weights(rs: list[Rows], l2: float, power: float = 3.0) -> Weights:
     """Rank model on questions where some candidate overlaps the answer (target F1^power, so
-    exact answers count most), then the confidence model on the rank model's first choice of
-    every case, answerable or not: the candidate the reader answers with."""
+    exact answers count most), then the confidence model on every candidate of every case,
+    answerable or not, with the rank model's probabilities among its inputs."""
     ranked = [r for r in rs if len(r.f1) and r.f1.max() > 0]
     x = np.vstack([r.x for r in ranked])
     target = np.concatenate([r.f1**power for r in ranked])
@@ -297,9 +284,9 @@ def choose_threshold(
     unanswerable (a near-paraphrase of an answerable one, over the very paragraph), which makes
     answering look costlier than it is for a newsroom's questions, most of which have answers."""
     groups = {kind: [] for kind in KINDS}  # type: dict[str, list[float]]
-    for c, (text, score) in zip(cases, preds, strict=True):
+    for c, (text, conf) in zip(cases, preds, strict=True):
         if not c.answerable:
-            groups[c.kind].append(score if text is not None else -1.0)
+            groups[c.kind].append(conf if text is not None else -1.0)
     targets = {"open_domain": no_answer, "gold_passage": no_answer, "out_of_corpus": out_of_corpus}
 
     def abstains(t: float) -> bool:

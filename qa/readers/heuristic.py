@@ -22,7 +22,6 @@ in an LRU cache keyed by passage text.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections import OrderedDict
 from pathlib import Path
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from qa.embed import Embedder
+from qa.readers.fitted import WeightsError, load_fitted, sigmoid, softmax
 from qa.readers.heuristic_features import (
     EXPLAIN_FEATURES,
     NO_ANSWER_FEATURES,
@@ -50,32 +50,9 @@ from qa.types import Passage, ReaderOutput, Span
 WEIGHTS = Path(__file__).with_name("heuristic_weights.json")
 
 
-class WeightsError(ValueError):
-    """The weights file does not match the features this code computes."""
-
-
 def load_weights(path: Path = WEIGHTS) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise WeightsError(
-            f"{path} is missing: run `python -m qa.readers.heuristic_fit` to fit it"
-        ) from exc
     models = (("span", SPAN_FEATURES), ("no_answer", NO_ANSWER_FEATURES), ("score", SCORE_FEATURES))
-    for key, names in models:
-        model = data.get(key) or {}
-        if list(model.get("features", [])) != list(names) or len(model.get("weights", [])) != len(
-            names
-        ):
-            raise WeightsError(
-                f"{path}: the {key} model was fitted on other features; refit with "
-                "`python -m qa.readers.heuristic_fit`"
-            )
-    return data
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(z, -30.0, 30.0)))
+    return load_fitted(path, models, "python -m qa.readers.heuristic_fit")
 
 
 class HeuristicReader:
@@ -193,7 +170,7 @@ class HeuristicReader:
         row = question_row(
             scored.question_features, best_p, None if best is None else scored.x[best]
         )
-        return float(_sigmoid(np.array([row @ self._na_w + self._na_b]))[0])
+        return float(sigmoid(np.array([row @ self._na_w + self._na_b]))[0])
 
     def read(self, question: str, passages: list[Passage], top_n: int = 10) -> ReaderOutput:
         if not passages:
@@ -206,7 +183,7 @@ class HeuristicReader:
     ) -> list[tuple[float, int]]:
         """(probability, best candidate row) per distinct answer of a passage, best first: the
         softmax over all candidates, summed over variants of one text ("the USSR" / "USSR")."""
-        p = _softmax(logits)
+        p = softmax(logits)
         groups: dict[tuple[int, str], list[int]] = {}
         for k in np.argsort(-logits, kind="stable"):
             pi, ci = scored.refs[int(k)][0], scored.index[int(k)]
@@ -235,7 +212,7 @@ class HeuristicReader:
             feats["p_span"] = round(p_span, 4)
             feats["no_answer"] = round(no_answer, 4)
             row = score_row(p_span, no_answer, rank == 0, scored.x[k], scored.explain[k])
-            score = float(_sigmoid(np.array([row @ self._score_w + self._score_b]))[0])
+            score = float(sigmoid(np.array([row @ self._score_w + self._score_b]))[0])
             spans.append(
                 Span(
                     text=passage.text[cs:ce],
@@ -251,13 +228,6 @@ class HeuristicReader:
         summary = {k: round(float(v), 4) for k, v in scored.question_features.items()}
         summary["candidates"] = float(len(scored.refs))
         return ReaderOutput(spans=spans, no_answer=no_answer, features=summary)
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    if len(z) == 0:
-        return z
-    e = np.exp(z - z.max())
-    return np.asarray(e / e.sum(), dtype=np.float64)
 
 
 __all__ = ["WEIGHTS", "HeuristicReader", "WeightsError", "load_weights"]

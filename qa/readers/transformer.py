@@ -323,6 +323,12 @@ class TransformerReader:
         lengths = mask.sum(axis=1)
         starts = np.full((n, width), -1e4, dtype=np.float32)
         ends = np.full((n, width), -1e4, dtype=np.float32)
+        arrays = {
+            name: np.zeros_like(ids)
+            if name == "token_type_ids" and name not in enc
+            else np.asarray(enc[name], dtype=np.int64)
+            for name in self._input_names
+        }
         buckets: dict[int, list[int]] = {}
         for w, length in enumerate(lengths):
             buckets.setdefault(-(-int(length) // BUCKET), []).append(w)
@@ -330,12 +336,7 @@ class TransformerReader:
             for lo in range(0, len(rows), self.batch_size):
                 sel = np.array(rows[lo : lo + self.batch_size])
                 cut = int(lengths[sel].max())
-                feed = {}
-                for name in self._input_names:
-                    if name == "token_type_ids" and name not in enc:
-                        feed[name] = np.zeros_like(ids[sel, :cut])
-                    else:
-                        feed[name] = np.asarray(enc[name], dtype=np.int64)[sel, :cut]
+                feed = {name: arr[sel, :cut] for name, arr in arrays.items()}
                 s, e = self._run(feed)
                 starts[sel, :cut] = s
                 ends[sel, :cut] = e
