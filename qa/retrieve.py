@@ -29,8 +29,15 @@ def _stemmer() -> Any:
     return Stemmer.Stemmer("english")
 
 
+#: Above this many chunks a BM25 rebuild takes seconds (about 15 s per 100k chunks on two cores):
+#: searches then keep the previous index while a thread builds the next, rather than all waiting.
+#: A stale index only lacks the newest chunks (dense search finds them meanwhile); chunks it holds
+#: that were deleted are dropped when passages are fetched, and ids are never reused.
+BACKGROUND_REBUILD_CHUNKS = 20_000
+
+
 class LexicalIndex:
-    """BM25 over every chunk, rebuilt in memory whenever the store's generation moves."""
+    """BM25 over every chunk of one store generation; replaced, never updated, when it moves."""
 
     def __init__(self) -> None:
         self._stemmer = _stemmer()
@@ -39,7 +46,13 @@ class LexicalIndex:
         self._pos: dict[int, int] = {}
         self.generation = -1
 
+    @property
+    def size(self) -> int:
+        return len(self._ids)
+
     def build(self, store: Store) -> None:
+        # read first: a write during the build then leaves this index behind, not falsely current
+        generation = store.generation()
         ids, texts = [], []
         for stored in store.chunks():
             ids.append(stored.id)
@@ -53,7 +66,7 @@ class LexicalIndex:
             self._bm25 = bm25
         else:
             self._bm25 = None
-        self.generation = store.generation()
+        self.generation = generation
 
     def _tokenize(self, texts: list[str]) -> list[list[str]]:
         tokens = bm25s.tokenize(
@@ -80,20 +93,62 @@ class LexicalIndex:
 
 
 class Retriever:
-    def __init__(self, store: Store, embedder: Embedder, candidates: int = 50, rrf_k: int = 60):
+    def __init__(
+        self,
+        store: Store,
+        embedder: Embedder,
+        candidates: int = 50,
+        rrf_k: int = 60,
+        background_rebuild_chunks: int = BACKGROUND_REBUILD_CHUNKS,
+    ):
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
+        self.background_rebuild_chunks = background_rebuild_chunks
         self.lexical = LexicalIndex()
         self._lock = threading.Lock()
+        self._rebuilding: threading.Thread | None = None
 
-    def sync(self) -> None:
-        """Pick up writes (ours or another process's) before searching."""
+    def sync(self, wait: bool = False) -> None:
+        """Pick up writes (ours or another process's) before searching. A large lexical index is
+        rebuilt in the background (see ``BACKGROUND_REBUILD_CHUNKS``) unless ``wait``."""
         with self._lock:
             self.store.refresh()
-            if self.lexical.generation != self.store.generation():
-                self.lexical.build(self.store)
+            if self.lexical.generation == self.store.generation():
+                return
+            if (
+                wait
+                or self.lexical.generation < 0
+                or (self.lexical.size < self.background_rebuild_chunks)
+            ):
+                fresh = LexicalIndex()
+                fresh.build(self.store)
+                self.lexical = fresh  # searches in flight finish on the index they started with
+            elif self._rebuilding is None or not self._rebuilding.is_alive():
+                self._rebuilding = threading.Thread(
+                    target=self._rebuild, name="qa-bm25-rebuild", daemon=True
+                )
+                self._rebuilding.start()
+
+    def _rebuild(self) -> None:
+        fresh = LexicalIndex()
+        try:
+            fresh.build(self.store)
+        except Exception:  # the previous index keeps serving; the next search tries again
+            log.exception("rebuilding the BM25 index failed")
+            return
+        with self._lock:
+            if fresh.generation > self.lexical.generation:
+                self.lexical = fresh
+
+    def wait_for_rebuild(self, timeout: float | None = None) -> bool:
+        """Block until a background rebuild finishes; False if it is still running."""
+        thread = self._rebuilding
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
 
     def search(
         self,

@@ -12,6 +12,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -239,6 +240,9 @@ class QAService:
         """Reader and aggregation over given passages: what ``ask`` does after retrieval, and the
         reader-only ("gold passage") evaluation mode."""
         question = self._check_question(question)
+        # passages come best first; one handed in without a rank takes its place in the list, as
+        # the reader's fitted weights have only seen ranked passages (unranked read as unretrieved)
+        passages = [p if p.rank > 0 else replace(p, rank=i) for i, p in enumerate(passages, 1)]
         started = time.perf_counter()
         reader = self.reader
         output = reader.read(question, passages, top_n=self.settings.max_answers * 4)

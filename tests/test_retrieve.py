@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+import threading
+
 import pytest
 from support import CHAIRMAN_DOC, CHAIRMAN_Q
 
 from qa.errors import BadInput
-from qa.types import Filters
+from qa.retrieve import LexicalIndex
+from qa.service import QAService
+from qa.settings import Settings
+from qa.store.base import Store
+from qa.types import Document, Filters
 
 
 def test_gold_document_ranks_first_with_explained_scores(seeds_service, seeds_text):
@@ -85,3 +92,41 @@ def test_batch_search_matches_single_search(seeds_service):
 def test_bad_search_input_is_rejected(seeds_service, kwargs):
     with pytest.raises(BadInput):
         seeds_service.search(**kwargs)
+
+
+def test_large_bm25_index_is_rebuilt_off_the_search_path(seeds_index_dir, seeds_service, tmp_path):
+    """Past ``background_rebuild_chunks`` a write does not make searches wait for BM25: they use
+    the previous index until a thread has built the next one, then the new words are found."""
+    shutil.copytree(seeds_index_dir, tmp_path / "idx")
+    svc = QAService(Settings(index_dir=tmp_path / "idx"), embedder=seeds_service.embedder)
+    retriever = svc.retriever
+    retriever.background_rebuild_chunks = 1  # every index counts as large
+    retriever.sync()  # the first build has nothing older to serve, so it is synchronous
+    before = retriever.lexical
+    assert before.size > 1
+
+    gate = threading.Event()
+    real_build = LexicalIndex.build
+
+    def gated_build(self: LexicalIndex, store: Store) -> None:
+        assert gate.wait(60)  # hold the rebuild until the stale search has been checked
+        real_build(self, store)
+
+    text = "Zorbulan quintessa was elected mayor of Tskhinvali in 2031."
+    svc.add_documents([Document("zz", text, title="Zorbulan")])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(LexicalIndex, "build", gated_build)
+        stale = svc.search("Zorbulan quintessa", top_k=3)
+        assert retriever.lexical is before  # answered on the previous BM25 index ...
+        assert not any(p.doc_id == "zz" and "bm25" in p.scores for p in stale)
+        assert stale[0].doc_id == "zz"  # ... while dense search already finds the new chunk
+        gate.set()
+        assert retriever.wait_for_rebuild(60)
+    assert retriever.lexical is not before
+    top = svc.search("Zorbulan quintessa", top_k=3)[0]
+    assert top.doc_id == "zz" and top.scores["bm25_rank"] == 1
+    # a delete is picked up the same way; the deleted chunk never comes back meanwhile
+    svc.delete("zz")
+    assert all(p.doc_id != "zz" for p in svc.search("Zorbulan quintessa", top_k=3))
+    assert retriever.wait_for_rebuild(60)
+    svc.close()

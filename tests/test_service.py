@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,11 @@ def test_read_over_given_passage(seeds_service, seeds_text):
     passage = Passage(doc_id=CHAIRMAN_DOC, chunk_index=0, start=0, end=len(text), text=text)
     result = seeds_service.read(CHAIRMAN_Q, [passage])
     assert result.answer is not None and result.answer.text == CHAIRMAN
+    # handed in without a rank, a passage takes its place in the list: the reader scores it
+    # exactly as the same passage ranked first
+    assert result.passages[0].rank == 1
+    ranked = seeds_service.read(CHAIRMAN_Q, [replace(passage, rank=1)])
+    assert ranked.answer is not None and ranked.answer.score == result.answer.score
 
 
 def test_adding_documents_does_not_reembed_the_old_ones(writable: QAService):

@@ -254,6 +254,8 @@ def _add_doc(a: Analysis, doc: Doc, offset: int) -> None:
             end -= 1
         if end <= start or end - start > _MAX_TOKENS:
             return
+        if "\n" in doc[start:end].text:  # a heading or caption running into the next line
+            return
         if not any(a.content[base + i] or doc[i].like_num for i in range(start, end)):
             return
         sent = a.sent_of[base + start]

@@ -246,7 +246,12 @@ class TransformerReader:
             seq_ids = enc.sequence_ids(w)
             raws.extend(
                 self._window_spans(
-                    start_logits[w], end_logits[w], seq_ids, enc["offset_mapping"][w], passage_idx
+                    start_logits[w],
+                    end_logits[w],
+                    seq_ids,
+                    enc["offset_mapping"][w],
+                    passage_idx,
+                    usable[passage_idx].text,
                 )
             )
         cal = self.calibration
@@ -361,6 +366,7 @@ class TransformerReader:
         seq_ids: list[int | None],
         offsets: np.ndarray,
         passage_idx: int,
+        text: str,
     ) -> list[dict[str, Any]]:
         ctx = np.array([k for k, sid in enumerate(seq_ids) if sid == 1], dtype=np.int64)
         if ctx.size == 0:
@@ -379,6 +385,15 @@ class TransformerReader:
         scores = cs[:, None] + ce[None, :]
         i, j = np.indices(scores.shape)
         band = (j >= i) & (j - i < self.max_answer_tokens)
+        # an answer never runs across a line break: in news text that is a caption or a heading
+        # bleeding into the next paragraph ("(photo: Moscow Times)\nAFP")
+        breaks = np.array([k for k, ch in enumerate(text) if ch == "\n"], dtype=np.int64)
+        if breaks.size:
+            first = np.searchsorted(breaks, offsets[ctx, 0])
+            last = np.searchsorted(breaks, offsets[ctx, 1])
+            band &= first[:, None] == last[None, :]
+        if not band.any():
+            return []
         scores = np.where(band, scores, -np.inf)
         k = min(self.spans_per_window, int(band.sum()))
         flat = np.argpartition(-scores.ravel(), k - 1)[:k]

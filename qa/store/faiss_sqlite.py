@@ -382,14 +382,18 @@ class FaissSqliteStore:
         return int(docs), int(chunks)
 
     def chunks(self) -> Iterator[StoredChunk]:
-        """Every chunk in id order, text sliced from its document (stored once, not twice)."""
+        """Every chunk in document order, text sliced from its document (stored once, not twice).
+
+        SQLite slices (``substr`` counts characters, as Python does): selecting the whole
+        document per chunk would hold each article's text once per chunk in memory."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT c.id, c.doc_id, c.idx, c.start, c.end, d.text FROM chunks c "
+                "SELECT c.id, c.doc_id, c.idx, c.start, c.end, "
+                "substr(d.text, c.start + 1, c.end - c.start) FROM chunks c "
                 "JOIN documents d ON d.id = c.doc_id ORDER BY c.doc_id, c.idx"
             ).fetchall()
         for cid, doc_id, idx, start, end, text in rows:
-            yield StoredChunk(cid, Chunk(doc_id, idx, start, end, text[start:end]))
+            yield StoredChunk(cid, Chunk(doc_id, idx, start, end, text))
 
     def get_chunks(self, ids: list[int]) -> dict[int, Chunk]:
         if not ids:

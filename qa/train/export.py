@@ -38,7 +38,12 @@ def export(model_dir: str | Path, out: str | Path, *, fmt: str = "onnx-int8") ->
         else:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            quantize_dynamic(str(fp32), str(out / ONNX_NAME), weight_type=QuantType.QInt8)
+            # one scale per output channel: a per-tensor scale is set by each weight matrix's
+            # largest value and crushed the rest, costing ~2 F1 on held-out articles; per
+            # channel kept fp32's F1 at the same size and speed
+            quantize_dynamic(
+                str(fp32), str(out / ONNX_NAME), weight_type=QuantType.QInt8, per_channel=True
+            )
     return out
 
 

@@ -193,3 +193,16 @@ def test_squad_f1():
     assert f1_score("the USSR", "USSR") == 1.0
     assert f1_score("Alan Alborov", "Alborov") == pytest.approx(2 / 3)
     assert f1_score("", "x") == 0.0
+
+
+def test_candidates_never_cross_a_line_break(reader: HeuristicReader):
+    # no full stop ends the caption, so the parser runs it into the next line's sentence
+    text = (
+        "President Putin and the leader of South Ossetia sign the Treaty of Alliance and "
+        "Integration (photo: Moscow Times)\nAFP commented that Russia's decision was a "
+        '"dangerous blow".'
+    )
+    passage = Passage(doc_id="n", chunk_index=0, start=0, end=len(text), text=text, rank=1)
+    out = reader.read("Which news agency commented on the decision?", [passage], top_n=50)
+    assert "AFP" in {s.text for s in out.spans}
+    assert all("\n" not in s.text for s in out.spans)

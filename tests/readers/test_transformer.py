@@ -82,6 +82,21 @@ def test_tiny_model_through_onnx_matches_torch(tiny_model: Path, tmp_path: Path)
     )
 
 
+def test_int8_export_scales_each_channel(tiny_model: Path, tmp_path: Path) -> None:
+    import onnx
+
+    from qa.train.export import export
+
+    out = export(tiny_model, tmp_path / "int8")  # the shipped format
+    graph = onnx.load(str(out / "model.onnx")).graph
+    scales = [list(i.dims) for i in graph.initializer if i.name.endswith("_scale")]
+    # the weight matrices carry one scale per output channel (the embedding tables one each)
+    per_channel = [dims for dims in scales if dims]
+    assert len(per_channel) >= 6 and all(dims[0] > 1 for dims in per_channel)
+    spans = TransformerReader(out).read("Who was the leader of the Normans?", passages()).spans
+    assert spans and all(s.text for s in spans)
+
+
 def test_empty_inputs_abstain(tiny_model: Path) -> None:
     reader = TransformerReader(tiny_model)
     assert reader.read("Who?", []).no_answer == 1.0
@@ -178,3 +193,17 @@ def test_whole_words(span: str, expected: str) -> None:
     start = text.index(span)
     s, e = whole_words(text, start, start + len(span))
     assert text[s:e] == expected
+
+
+def test_spans_never_cross_a_line_break(tiny_model: Path) -> None:
+    # a caption running into the next paragraph: an untrained model proposes spans everywhere,
+    # so without the rule some of its top 100 would run across the line breaks
+    text = (
+        "President Putin and the leader of South Ossetia sign the treaty (photo: Moscow Times)\n"
+        "AFP commented that the decision was a dangerous blow.\n\nAmerica and NATO jump up\n"
+    ) * 3
+    passage = Passage(doc_id="n", chunk_index=0, start=0, end=len(text), text=text, rank=1)
+    reader = TransformerReader(tiny_model, max_length=64, stride=16, spans_per_window=50)
+    out = reader.read("Which news agency commented?", [passage], top_n=100)
+    assert len(out.spans) > 20
+    assert all("\n" not in s.text for s in out.spans)

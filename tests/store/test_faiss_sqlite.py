@@ -76,6 +76,19 @@ def test_add_search_count_delete(store: FaissSqliteStore):
         store.delete("a")
 
 
+def test_chunk_text_is_sliced_by_characters_not_bytes(store: FaissSqliteStore):
+    # SQLite slices the stored text: offsets count code points, as Python's do, even past
+    # accents, CJK and characters outside the BMP
+    text = "Café 🚀 launch.\nЦхинвали 茨欣瓦利 parliament. Alan Alborov 👍 spoke."
+    doc = Document("u", text, title="u")
+    cuts = [(0, 15), (15, 47), (47, len(text))]
+    chunks = [Chunk("u", i, a, b, text[a:b]) for i, (a, b) in enumerate(cuts)]
+    store.add([doc], chunks, vectors_for(chunks))
+    stored = list(store.chunks())
+    assert [st.chunk for st in stored] == chunks
+    assert store.get_chunks([st.id for st in stored]) == {st.id: st.chunk for st in stored}
+
+
 def test_replacing_a_document_drops_its_old_chunks(store: FaissSqliteStore):
     add(store, "a", 3)
     add(store, "a", 1)
