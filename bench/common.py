@@ -8,15 +8,16 @@ import json
 import os
 import platform
 import resource
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the checkout's qa, also when the package is not installed
+
+from qa.web.process import ServeProcess  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 #: the machine's load before this benchmark added its own
@@ -134,58 +135,12 @@ def write_result(name: str, payload: dict[str, Any]) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
-    """``qa serve`` in a subprocess on a free port, stopped on exit."""
+class Server(ServeProcess):
+    """``qa serve`` on the given index with its output discarded, started and ready: healthy, and
+    every worker has loaded its models (a fresh worker answers its first question slowly)."""
 
     def __init__(self, index_dir: Path, workers: int, threads: int | None = None,
                  env: dict[str, str] | None = None, boot_timeout: float = 300) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        cmd = [sys.executable, "-m", "qa.cli", "--index-dir", str(index_dir), "serve",
-               "--port", str(self.port), "--workers", str(workers)]
-        if threads:
-            cmd += ["--threads", str(threads)]
-        self.log = open(os.devnull, "w")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})},
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + boot_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"qa serve exited with {self.proc.returncode}")
-            if self.workers_ready(workers):
-                return
-            time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"qa serve did not become healthy in {boot_timeout:.0f}s")
-
-    def workers_ready(self, workers: int) -> bool:
-        """Healthy, and every worker has loaded its models (a fresh worker answers slowly)."""
-        try:
-            with urllib.request.urlopen(self.url + "/healthz", timeout=5) as r:
-                if r.status != 200:
-                    return False
-        except OSError:
-            return False
-        return len(_descendants(self.proc.pid)) >= workers
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(index_dir=index_dir, workers=workers, threads=threads, env=env, cwd=ROOT)
+        self.wait_until_healthy(boot_timeout,
+                                ready=lambda: len(_descendants(self.proc.pid)) >= workers)

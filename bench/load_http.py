@@ -22,7 +22,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the checkout's qa, also when the package is not installed
+
+from qa.web.process import ServeError, ServeProcess  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 SEEDS_DEV = ROOT.parent / "shared" / "data" / "seeds_dev.jsonl"
 FALLBACK_QUESTIONS = [
@@ -50,50 +53,6 @@ def questions(limit: int = 40) -> list[str]:
         if found:
             return found[:limit]
     return FALLBACK_QUESTIONS
-
-
-# -- server --------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def start_server(
-    index_dir: Path, port: int, workers: int, threads: int | None, log: Path
-) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--workers", str(workers)]
-    if threads:
-        cmd += ["--threads", str(threads)]
-    env = os.environ | {"QA_INDEX_DIR": str(index_dir), "QA_CORPUS": str(ROOT / "seeds")}
-    with log.open("wb") as out:
-        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 300) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            sys.exit(f"qa serve exited:\n{log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=5) as r:
-                health: dict[str, Any] = json.loads(r.read())
-                return health
-        except OSError:
-            time.sleep(0.5)
-    sys.exit(f"qa serve not healthy after {timeout}s:\n{log.read_text(errors='replace')}")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 # -- wrk -----------------------------------------------------------------------------------------
@@ -227,14 +186,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="qa-load-") as tmp_name:
         tmp = Path(tmp_name)
         index_dir = args.index_dir or tmp / "index"
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
         log = tmp / "serve.log"
         started = time.monotonic()
-        proc = start_server(index_dir, port, args.workers, args.threads, log)
-        try:
-            health = wait_healthy(url, proc, log)
+        env = {"QA_INDEX_DIR": str(index_dir), "QA_CORPUS": str(ROOT / "seeds")}
+        with ServeProcess(
+            workers=args.workers, threads=args.threads, env=env, cwd=ROOT, log_path=log
+        ) as server:
+            try:
+                health = server.wait_until_healthy(timeout=300)
+            except ServeError as exc:
+                sys.exit(str(exc))
             startup_s = time.monotonic() - started
+            url = server.url
             for q in qs[:8]:  # every worker loads lazily-built structures before timing
                 req = urllib.request.Request(
                     f"{url}/api/ask",
@@ -247,8 +210,6 @@ def main() -> int:
                 stats = run(url, qs, c, args.duration, tmp)
                 rows.append({"concurrency": c} | {k: _round(v) for k, v in stats.items()})
                 print(f"  c={c}: {stats['rps']:.1f} req/s", file=sys.stderr)
-        finally:
-            stop(proc)
 
     report = {
         "endpoint": "POST /api/ask",

@@ -7,89 +7,25 @@ that both rank high wins.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
-from typing import Any
+from pathlib import Path
 
-import bm25s
 import numpy as np
 
 from qa.embed import Embedder
+from qa.lexical import LexicalIndex
 from qa.store.base import Store
 from qa.types import Chunk, DocumentInfo, Filters, Passage
 
 log = logging.getLogger(__name__)
-# bm25s logs every index build at DEBUG through its own handler; that is noise for our users.
-logging.getLogger("bm25s").setLevel(logging.WARNING)
-
-
-def _stemmer() -> Any:
-    import Stemmer  # PyStemmer: the stemmer bm25s recommends, a C extension
-
-    return Stemmer.Stemmer("english")
-
 
 #: Above this many chunks a BM25 rebuild takes seconds (about 15 s per 100k chunks on two cores):
 #: searches then keep the previous index while a thread builds the next, rather than all waiting.
 #: A stale index only lacks the newest chunks (dense search finds them meanwhile); chunks it holds
 #: that were deleted are dropped when passages are fetched, and ids are never reused.
 BACKGROUND_REBUILD_CHUNKS = 20_000
-
-
-class LexicalIndex:
-    """BM25 over every chunk of one store generation; replaced, never updated, when it moves."""
-
-    def __init__(self) -> None:
-        self._stemmer = _stemmer()
-        self._bm25: bm25s.BM25 | None = None
-        self._ids = np.zeros(0, dtype=np.int64)
-        self._pos: dict[int, int] = {}
-        self.generation = -1
-
-    @property
-    def size(self) -> int:
-        return len(self._ids)
-
-    def build(self, store: Store) -> None:
-        # read first: a write during the build then leaves this index behind, not falsely current
-        generation = store.generation()
-        ids, texts = [], []
-        for stored in store.chunks():
-            ids.append(stored.id)
-            texts.append(stored.chunk.text)
-        self._ids = np.array(ids, dtype=np.int64)
-        self._pos = {cid: i for i, cid in enumerate(ids)}
-        if texts:
-            tokens = self._tokenize(texts)
-            bm25 = bm25s.BM25()
-            bm25.index(tokens, show_progress=False)
-            self._bm25 = bm25
-        else:
-            self._bm25 = None
-        self.generation = generation
-
-    def _tokenize(self, texts: list[str]) -> list[list[str]]:
-        tokens = bm25s.tokenize(
-            texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
-        )
-        assert isinstance(tokens, list)
-        return tokens
-
-    def search(self, query: str, k: int, allowed: set[int] | None) -> list[tuple[int, float]]:
-        if self._bm25 is None or k <= 0:
-            return []
-        q = self._tokenize([query])[0]
-        if not q:
-            return []
-        mask = None
-        if allowed is not None:
-            mask = np.zeros(len(self._ids), dtype=np.float32)
-            mask[[self._pos[c] for c in allowed if c in self._pos]] = 1.0
-        scores = self._bm25.get_scores(q, weight_mask=mask)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(self._ids[i]), float(scores[i])) for i in top if scores[i] > 0]
 
 
 class Retriever:
@@ -100,15 +36,21 @@ class Retriever:
         candidates: int = 50,
         rrf_k: int = 60,
         background_rebuild_chunks: int = BACKGROUND_REBUILD_CHUNKS,
+        lexical_dir: Path | None = None,
     ):
         self.store = store
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
         self.background_rebuild_chunks = background_rebuild_chunks
+        #: where BM25 indexes are saved and looked for (the index folder); None: memory only
+        self.lexical_dir = lexical_dir
         self.lexical = LexicalIndex()
         self._lock = threading.Lock()
         self._rebuilding: threading.Thread | None = None
+        # builds are numbered when they start; a slower, older one never replaces a newer one
+        self._builds = itertools.count(1)
+        self._installed = 0
 
     def sync(self, wait: bool = False) -> None:
         """Pick up writes (ours or another process's) before searching. A large lexical index is
@@ -122,25 +64,46 @@ class Retriever:
                 or self.lexical.generation < 0
                 or (self.lexical.size < self.background_rebuild_chunks)
             ):
-                fresh = LexicalIndex()
-                fresh.build(self.store)
-                self.lexical = fresh  # searches in flight finish on the index they started with
+                self._install(self._fresh(), next(self._builds))
             elif self._rebuilding is None or not self._rebuilding.is_alive():
                 self._rebuilding = threading.Thread(
-                    target=self._rebuild, name="qa-bm25-rebuild", daemon=True
+                    target=self._rebuild,
+                    args=(next(self._builds),),
+                    name="qa-bm25-rebuild",
+                    daemon=True,
                 )
                 self._rebuilding.start()
 
-    def _rebuild(self) -> None:
+    def _fresh(self) -> LexicalIndex:
+        """The current generation's index: the saved one if there is one, else built (and saved
+        for the next process)."""
+        if self.lexical_dir is not None:
+            loaded = LexicalIndex.load(self.lexical_dir, self.store.generation())
+            if loaded is not None:
+                return loaded
         fresh = LexicalIndex()
+        fresh.build(self.store)
+        if self.lexical_dir is not None:
+            try:
+                fresh.save(self.lexical_dir)
+            except OSError as exc:  # e.g. a read-only index: serve from memory
+                log.warning("could not save the BM25 index in %s: %s", self.lexical_dir, exc)
+        return fresh
+
+    def _install(self, fresh: LexicalIndex, build: int) -> None:
+        """Caller holds the lock. Searches in flight finish on the index they started with."""
+        if build > self._installed:
+            self.lexical = fresh
+            self._installed = build
+
+    def _rebuild(self, build: int) -> None:
         try:
-            fresh.build(self.store)
+            fresh = self._fresh()
         except Exception:  # the previous index keeps serving; the next search tries again
             log.exception("rebuilding the BM25 index failed")
             return
         with self._lock:
-            if fresh.generation > self.lexical.generation:
-                self.lexical = fresh
+            self._install(fresh, build)
 
     def wait_for_rebuild(self, timeout: float | None = None) -> bool:
         """Block until a background rebuild finishes; False if it is still running."""

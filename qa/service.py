@@ -82,7 +82,11 @@ class QAService:
         with self._lock:
             if self._retriever is None:
                 self._retriever = Retriever(
-                    self.store, self.embedder, self.settings.candidates, self.settings.rrf_k
+                    self.store,
+                    self.embedder,
+                    self.settings.candidates,
+                    self.settings.rrf_k,
+                    lexical_dir=self.settings.index_dir,
                 )
             return self._retriever
 

@@ -4,24 +4,20 @@ open-domain mode, the seeds jsonl, a synthetic BEIR folder, and a running ``qa s
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ROOT, SEEDS, SHARED_DATA, free_port
+from support import ROOT, SEEDS, SHARED_DATA
 
 from qa.cli import main
 from qa.eval.formats import read_squad
 from qa.eval.runner import sample
 from qa.service import QAService
 from qa.settings import Settings
+from qa.web.process import ServeProcess, free_port
 
 SAMPLE = ROOT / "tests" / "data" / "squad2-sample.json"
 SEEDS_DEV = SHARED_DATA / "seeds_dev.jsonl"
@@ -224,48 +220,11 @@ def server(seeds_index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     added through the API."""
     index = tmp_path_factory.mktemp("eval-served") / "index"
     shutil.copytree(seeds_index_dir, index)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("eval-served-log") / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "qa.cli",
-                "--index-dir",
-                str(index),
-                "serve",
-                "--port",
-                str(port),
-                "--workers",
-                "1",
-            ],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "QA_API_TOKEN": TOKEN, "QA_CORPUS": str(SEEDS)},
-        )
-    try:
-        deadline = time.monotonic() + 240
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "qa serve did not start:\n" + log.read_text()
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    env = {"QA_API_TOKEN": TOKEN, "QA_CORPUS": str(SEEDS)}
+    with ServeProcess(index_dir=index, env=env, cwd=ROOT, log_path=log) as served:
+        served.wait_until_healthy(timeout=240)
+        yield served.url
 
 
 @pytest.mark.slow

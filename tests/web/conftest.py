@@ -7,12 +7,7 @@ an index open, not a model load.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,12 +17,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
-from support import ROOT, SEEDS, free_port
+from support import ROOT, SEEDS
 from werkzeug.test import TestResponse
 
 from qa.service import QAService
 from qa.web import create_app
 from qa.web.ops import openapi_spec
+from qa.web.process import ServeProcess
 
 MakeApp = Callable[..., Flask]
 
@@ -101,33 +97,20 @@ def writable(make_app: MakeApp) -> Flask:
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
     """``qa serve`` for real (gunicorn, one worker) on a free loopback port, on an index folder
     that does not exist yet, so the server builds it from the repo's seeds first. Always stopped
     at teardown."""
     tmp = tmp_path_factory.mktemp("live")
-    port = free_port()
-    env = os.environ | {
+    env = {
         "QA_INDEX_DIR": str(tmp / "index"),
         "QA_CORPUS": str(SEEDS),
         "PYTHONUNBUFFERED": "1",
+        "PROMETHEUS_MULTIPROC_DIR": None,
     }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log_path = tmp / "serve.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--workers", "1"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    server = LiveServer(f"http://127.0.0.1:{port}", proc, log_path)
-    try:
+    with ServeProcess(env=env, cwd=ROOT, log_path=tmp / "serve.log") as server:
         server.wait_until_healthy(timeout=420)
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -139,37 +122,3 @@ def auth() -> Callable[..., dict[str, str]]:
         return {"Authorization": f"Bearer {token}"}
 
     return headers
-
-
-class LiveServer:
-    def __init__(self, url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
-        self.url = url
-        self.proc = proc
-        self.log_path = log_path
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def wait_until_healthy(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"qa serve exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=5) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise AssertionError(f"qa serve not healthy after {timeout}s:\n{self.log()}")
-
-    def stop(self) -> None:
-        """SIGTERM lets gunicorn stop its workers; SIGKILL if it does not within 30 s."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)

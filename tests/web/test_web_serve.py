@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
-from support import CHAIRMAN, CHAIRMAN_DOC, CHAIRMAN_Q
+from support import CHAIRMAN, CHAIRMAN_DOC, CHAIRMAN_Q, ROOT
 
 from qa.settings import Settings
+from qa.web.process import ServeError, ServeProcess
 from qa.web.serve import gunicorn_options, public_url
 
 pytestmark = pytest.mark.slow
@@ -62,3 +64,12 @@ def test_urls_and_gunicorn_options() -> None:
     assert options["workers"] == 3 and options["worker_class"] == "gthread"
     # a thread for every admitted request, so the in-flight bound (not gunicorn) decides the 503s
     assert options["threads"] > 8
+
+
+def test_a_server_that_cannot_start_is_reported_with_its_log(tmp_path: Path):
+    log = tmp_path / "serve.log"
+    server = ServeProcess(index_dir=tmp_path / "index", workers=0, cwd=ROOT, log_path=log)
+    with server, pytest.raises(ServeError, match=r"(?s)exited with [1-9].*--workers"):
+        server.wait_until_healthy(timeout=120)
+    assert server.proc.poll() is not None
+    assert not (tmp_path / "index").exists()  # refused before anything was built
