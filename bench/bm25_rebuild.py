@@ -23,16 +23,13 @@ import argparse
 import json
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import ROOT, SHARED_DATA, peak_rss_mb, table, write_result
-
-sys.path.insert(0, str(ROOT))
+from common import SHARED_DATA, peak_rss_mb, table, write_result
 
 from qa.retrieve import Retriever
 from qa.store.faiss_sqlite import FaissSqliteStore

@@ -24,8 +24,6 @@ from typing import Any
 
 from common import ROOT, SHARED_DATA, peak_rss_mb, table, write_result
 
-sys.path.insert(0, str(ROOT))
-
 
 def corpus(source: str, n: int) -> list[Any]:
     from qa.types import Document

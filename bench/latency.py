@@ -31,8 +31,6 @@ from common import (
     write_result,
 )
 
-sys.path.insert(0, str(ROOT))
-
 from qa.eval.metrics import percentiles
 from qa.service import QAService
 from qa.settings import Settings

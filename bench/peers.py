@@ -31,7 +31,6 @@ from typing import Any
 
 from common import ROOT, SHARED_DATA, table, write_result
 
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")  # no phoning home
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from qa.answers import normalize_answer, token_f1
-from qa.readers.fitted import WeightsError, load_fitted, sigmoid, softmax
+from qa.readers.fitted import WeightsError, load_fitted, sigmoid, softmax, threshold_of
 from qa.readers.heuristic import HeuristicReader
 from qa.readers.transformer import TransformerReader
 from qa.types import Passage, ReaderOutput, Span
@@ -203,9 +203,7 @@ class EnsembleReader:
         )
         if self.transformer_passages < 1:
             raise ValueError("transformer_passages must be >= 1")
-        self.default_threshold = float(data["threshold"] if threshold is None else threshold)
-        if not 0.0 <= self.default_threshold <= 1.0:
-            raise ValueError("threshold must be in [0, 1]")
+        self.default_threshold = threshold_of(data, threshold)
         self.name = f"ensemble({self.transformer.name}+{self.heuristic.name})"
 
     def warm_up(self) -> None:

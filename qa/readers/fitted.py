@@ -35,6 +35,15 @@ def load_fitted(
     return data
 
 
+def threshold_of(data: dict[str, Any], override: float | None) -> float:
+    """The abstention threshold: ``override`` (from settings) when given, else the fitted one;
+    a probability either way."""
+    value = float(data["threshold"] if override is None else override)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError("threshold must be in [0, 1]")
+    return value
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     if z.size == 0:
         return z

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from qa.embed import Embedder
-from qa.readers.fitted import WeightsError, load_fitted, sigmoid, softmax
+from qa.readers.fitted import WeightsError, load_fitted, sigmoid, softmax, threshold_of
 from qa.readers.heuristic_features import (
     EXPLAIN_FEATURES,
     NO_ANSWER_FEATURES,
@@ -82,9 +82,7 @@ class HeuristicReader:
         self._na_b = float(data["no_answer"]["bias"])
         self._score_w = np.asarray(data["score"]["weights"], dtype=np.float64)
         self._score_b = float(data["score"]["bias"])
-        self.default_threshold = float(data["threshold"] if threshold is None else threshold)
-        if not 0.0 <= self.default_threshold <= 1.0:
-            raise ValueError("threshold must be in [0, 1]")
+        self.default_threshold = threshold_of(data, threshold)
         self.cache_size = cache_size
         self._cache: OrderedDict[str, Analysis] = OrderedDict()
         self._lock = threading.Lock()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,6 +241,11 @@ class TransformerReader:
             return_tensors="np",
         )
         start_logits, end_logits = self._forward(enc)
+        # an answer never runs across a line break: in news text that is a caption or a heading
+        # bleeding into the next paragraph ("(photo: Moscow Times)\nAFP")
+        breaks = [
+            np.array([m.start() for m in re.finditer("\n", p.text)], dtype=np.int64) for p in usable
+        ]
         raws: list[dict[str, Any]] = []
         for w in range(start_logits.shape[0]):
             passage_idx = int(enc["overflow_to_sample_mapping"][w])
@@ -251,7 +257,7 @@ class TransformerReader:
                     seq_ids,
                     enc["offset_mapping"][w],
                     passage_idx,
-                    usable[passage_idx].text,
+                    breaks[passage_idx],
                 )
             )
         cal = self.calibration
@@ -366,8 +372,10 @@ class TransformerReader:
         seq_ids: list[int | None],
         offsets: np.ndarray,
         passage_idx: int,
-        text: str,
+        breaks: np.ndarray,
     ) -> list[dict[str, Any]]:
+        """The window's best spans; ``breaks`` are the passage's line-break offsets, which no
+        span may cross."""
         ctx = np.array([k for k, sid in enumerate(seq_ids) if sid == 1], dtype=np.int64)
         if ctx.size == 0:
             return []
@@ -385,9 +393,6 @@ class TransformerReader:
         scores = cs[:, None] + ce[None, :]
         i, j = np.indices(scores.shape)
         band = (j >= i) & (j - i < self.max_answer_tokens)
-        # an answer never runs across a line break: in news text that is a caption or a heading
-        # bleeding into the next paragraph ("(photo: Moscow Times)\nAFP")
-        breaks = np.array([k for k, ch in enumerate(text) if ch == "\n"], dtype=np.int64)
         if breaks.size:
             first = np.searchsorted(breaks, offsets[ctx, 0])
             last = np.searchsorted(breaks, offsets[ctx, 1])

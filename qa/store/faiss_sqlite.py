@@ -66,6 +66,12 @@ CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
 CREATE INDEX IF NOT EXISTS documents_source ON documents(source);
 CREATE INDEX IF NOT EXISTS documents_date ON documents(date);
 """
+#: chunk rows with their text, sliced by SQLite from the document's (stored once, not per chunk);
+#: ``substr`` counts characters, as Python's offsets do
+_CHUNK_ROWS = (
+    "SELECT c.id, c.doc_id, c.idx, c.start, c.end, substr(d.text, c.start + 1, c.end - c.start) "
+    "FROM chunks c JOIN documents d ON d.id = c.doc_id"
+)
 
 
 def document_fingerprint(doc: Document) -> str:
@@ -384,14 +390,10 @@ class FaissSqliteStore:
     def chunks(self) -> Iterator[StoredChunk]:
         """Every chunk in document order, text sliced from its document (stored once, not twice).
 
-        SQLite slices (``substr`` counts characters, as Python does): selecting the whole
-        document per chunk would hold each article's text once per chunk in memory."""
+        Selecting the whole document per chunk would hold each article's text once per chunk in
+        memory; ``_CHUNK_ROWS`` has SQLite slice it."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT c.id, c.doc_id, c.idx, c.start, c.end, "
-                "substr(d.text, c.start + 1, c.end - c.start) FROM chunks c "
-                "JOIN documents d ON d.id = c.doc_id ORDER BY c.doc_id, c.idx"
-            ).fetchall()
+            rows = self._db.execute(f"{_CHUNK_ROWS} ORDER BY c.doc_id, c.idx").fetchall()
         for cid, doc_id, idx, start, end, text in rows:
             yield StoredChunk(cid, Chunk(doc_id, idx, start, end, text))
 
@@ -400,12 +402,7 @@ class FaissSqliteStore:
             return {}
         marks = ",".join("?" * len(ids))
         with self._lock:
-            rows = self._db.execute(
-                "SELECT c.id, c.doc_id, c.idx, c.start, c.end, "
-                "substr(d.text, c.start + 1, c.end - c.start) FROM chunks c "
-                f"JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
-                ids,
-            ).fetchall()
+            rows = self._db.execute(f"{_CHUNK_ROWS} WHERE c.id IN ({marks})", ids).fetchall()
         return {r[0]: Chunk(r[1], r[2], r[3], r[4], r[5]) for r in rows}
 
     def chunk_ids(self, filters: Filters) -> set[int]:

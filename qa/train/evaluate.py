@@ -7,26 +7,16 @@ measured without it, with the same definitions as the official SQuAD script.
 
 from __future__ import annotations
 
-import re
-import string
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from qa.answers import token_f1
+from qa.eval.metrics import normalize_answer as normalize  # the official SQuAD normalisation
 from qa.train.data import Example
 from qa.types import Passage
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = set(string.punctuation)
-
-
-def normalize(text: str) -> str:
-    """The official SQuAD normalisation: lower case, no punctuation, no articles, one space."""
-    text = "".join(ch for ch in text.lower() if ch not in _PUNCT)
-    return " ".join(_ARTICLES.sub(" ", text).split())
 
 
 def exact_match(prediction: str, gold: str) -> float:
@@ -34,14 +24,7 @@ def exact_match(prediction: str, gold: str) -> float:
 
 
 def f1(prediction: str, gold: str) -> float:
-    p, g = normalize(prediction).split(), normalize(gold).split()
-    if not p or not g:
-        return float(p == g)
-    common = sum((Counter(p) & Counter(g)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(p), common / len(g)
-    return 2 * precision * recall / (precision + recall)
+    return token_f1(normalize(prediction).split(), normalize(gold).split())
 
 
 def best_over(metric: Any, prediction: str, golds: Sequence[str]) -> float:
