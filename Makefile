@@ -34,4 +34,4 @@ test: $(STAMP) chromium lint
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) index/*.sqlite3 index/*.faiss index/manifest.json .pytest_cache .mypy_cache
+	rm -rf $(VENV) index/*.sqlite3 index/*.faiss index/manifest.json index/bm25-* index/.bm25-* .pytest_cache .mypy_cache

@@ -1,14 +1,15 @@
 """The lexical half of retrieval: BM25 (bm25s) over every chunk of one store generation.
 
 An index is built from the store and never updated: when the store's generation moves, a new one
-replaces it. Built indexes are saved beside the store (``bm25-<generation>/``), so the next process
-(a server worker, the next CLI run) memory-maps the arrays instead of tokenizing the corpus again,
-and workers on one machine share those pages. A save is written aside and renamed into place, so
-a reader never sees half of one; it is a cache: deleting it only costs a rebuild.
+replaces it. Built indexes are saved beside the store (``bm25-<generation>-<store>/``), so the next
+process (a server worker, the next CLI run) memory-maps the arrays instead of tokenizing the corpus
+again, and workers on one machine share those pages. A save is written aside and renamed into
+place, so a reader never sees half of one; it is a cache: deleting it only costs a rebuild.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -46,6 +47,7 @@ class LexicalIndex:
         self._ids = np.zeros(0, dtype=np.int64)
         self._pos: dict[int, int] = {}
         self.generation = -1
+        self.store_id = ""  # the store's identity(): a generation number alone repeats
         self.source = "empty"  # "built" from the store, or "loaded" from a save
 
     @property
@@ -54,7 +56,7 @@ class LexicalIndex:
 
     def build(self, store: Store) -> None:
         # read first: a write during the build then leaves this index behind, not falsely current
-        generation = store.generation()
+        generation, store_id = store.generation(), store.identity()
         ids, texts = [], []
         for stored in store.chunks():
             ids.append(stored.id)
@@ -67,6 +69,7 @@ class LexicalIndex:
         else:
             self._bm25 = None
         self.generation = generation
+        self.store_id = store_id
         self.source = "built"
 
     def _set_ids(self, ids: np.ndarray) -> None:
@@ -99,19 +102,21 @@ class LexicalIndex:
     # -- saved beside the store ----------------------------------------------------------------
 
     def save(self, directory: Path) -> Path:
-        """Publish this index as ``directory/bm25-<generation>`` and remove older saves.
+        """Publish this index as ``directory/bm25-<generation>-<store>`` and remove the saves of
+        older generations and of other stores (a store created again in the same folder).
 
         Raises ``OSError`` when the directory is not writable (the index still serves)."""
         if self.generation < 0:
             raise ValueError("only a built index can be saved")
-        final = directory / f"{PREFIX}{self.generation}"
+        final = _save_path(directory, self.generation, self.store_id)
         if not final.exists():
-            tmp = Path(tempfile.mkdtemp(prefix=f".{PREFIX}{self.generation}-", dir=directory))
+            tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=directory))
             try:
                 if self._bm25 is not None:
                     self._bm25.save(str(tmp), show_progress=False)
                 np.save(tmp / "ids.npy", self._ids)
                 manifest = {
+                    "store": self.store_id,
                     "generation": self.generation,
                     "chunks": self.size,
                     "tokenizer": TOKENIZER,
@@ -122,21 +127,32 @@ class LexicalIndex:
                 shutil.rmtree(tmp, ignore_errors=True)
                 if not final.exists():
                     raise
-        # older saves, and leftovers of writers that died: a process still reading an older save
-        # keeps its memory-mapped pages
+        # older saves, other stores' saves, and leftovers of writers that died: a process still
+        # reading a removed save keeps its memory-mapped pages
+        tag = _store_tag(self.store_id)
         for old in [*directory.glob(f"{PREFIX}*"), *directory.glob(f".{PREFIX}*")]:
-            if old != final and 0 <= _generation_of(old) < self.generation:
+            parsed = _parse(old)
+            if (
+                old != final
+                and parsed is not None
+                and (parsed[0] < self.generation or parsed[1] != tag)
+            ):
                 shutil.rmtree(old, ignore_errors=True)
         return final
 
     @classmethod
-    def load(cls, directory: Path, generation: int) -> LexicalIndex | None:
-        """The save of ``generation`` in ``directory``, memory-mapped; None when there is no
-        usable one (missing, partial, made by another tokenizer)."""
-        path = directory / f"{PREFIX}{generation}"
+    def load(cls, directory: Path, generation: int, store_id: str) -> LexicalIndex | None:
+        """The save of store ``store_id`` at ``generation`` in ``directory``, memory-mapped; None
+        when there is no usable one (missing, partial, of another store, made by another
+        tokenizer)."""
+        path = _save_path(directory, generation, store_id)
         try:
             manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
-            if manifest.get("generation") != generation or manifest.get("tokenizer") != TOKENIZER:
+            if (
+                manifest.get("store") != store_id
+                or manifest.get("generation") != generation
+                or manifest.get("tokenizer") != TOKENIZER
+            ):
                 return None
             ids = np.load(path / "ids.npy")
             if len(ids) != manifest.get("chunks"):
@@ -151,11 +167,26 @@ class LexicalIndex:
         index._set_ids(np.asarray(ids, dtype=np.int64))
         index._bm25 = bm25
         index.generation = generation
+        index.store_id = store_id
         index.source = "loaded"
         return index
 
 
-def _generation_of(path: Path) -> int:
-    """``bm25-7`` and ``.bm25-7-x1y2`` are generation 7; -1 for names that are not ours."""
-    rest = path.name.lstrip(".")[len(PREFIX) :].split("-", 1)[0]
-    return int(rest) if path.name.lstrip(".").startswith(PREFIX) and rest.isdigit() else -1
+def _store_tag(store_id: str) -> str:
+    return hashlib.sha1(store_id.encode("utf-8")).hexdigest()[:10]
+
+
+def _save_path(directory: Path, generation: int, store_id: str) -> Path:
+    return directory / f"{PREFIX}{generation}-{_store_tag(store_id)}"
+
+
+def _parse(path: Path) -> tuple[int, str] | None:
+    """``bm25-7-<tag>`` (a save) and ``.bm25-7-<tag>-x1y2`` (one being written) are generation 7
+    of the store tagged ``<tag>``; None for names that are not ours."""
+    name = path.name.lstrip(".")
+    if not name.startswith(PREFIX):
+        return None
+    parts = name[len(PREFIX) :].split("-")
+    if len(parts) < 2 or not parts[0].isdigit():
+        return None
+    return int(parts[0]), parts[1]

@@ -78,7 +78,9 @@ class Retriever:
         """The current generation's index: the saved one if there is one, else built (and saved
         for the next process)."""
         if self.lexical_dir is not None:
-            loaded = LexicalIndex.load(self.lexical_dir, self.store.generation())
+            loaded = LexicalIndex.load(
+                self.lexical_dir, self.store.generation(), self.store.identity()
+            )
             if loaded is not None:
                 return loaded
         fresh = LexicalIndex()

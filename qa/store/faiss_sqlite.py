@@ -204,6 +204,11 @@ class FaissSqliteStore:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(json.loads(row[0])) if row else 0
 
+    def identity(self) -> str:
+        """The creation time stored with the index: generations start again in a new store."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'created'").fetchone()
+        return str(row[0]) if row else ""
+
     def _load_vectors(self) -> None:
         generation = self.generation()
         n_chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
