@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import SHARED_DATA, peak_rss_mb, table, write_result
+from common import SHARED_DATA, peak_rss_mb, shared_data, table, write_result
 
 from qa.retrieve import Retriever
 from qa.store.faiss_sqlite import FaissSqliteStore
@@ -46,7 +46,8 @@ QUESTIONS = [
 
 
 def paragraphs() -> list[str]:
-    data = json.loads((SHARED_DATA / "squad1-dev-public.json").read_text(encoding="utf-8"))
+    path = shared_data(SHARED_DATA / "squad1-dev-public.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
     return [p["context"] for a in data["data"] for p in a["paragraphs"]]
 
 

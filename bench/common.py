@@ -20,6 +20,17 @@ from qa.web.process import ServeProcess  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def shared_data(path: Path) -> Path:
+    """``path`` when it exists; otherwise stop with a message saying where the data should be.
+    Benchmarks (unlike the tests) read the shared data set that lives beside the repository."""
+    if not path.exists():
+        raise SystemExit(
+            f"missing data: {path}\nThis benchmark reads the shared data set, expected in "
+            f"{SHARED_DATA} (../shared/data beside the repository); put it there or pass the path."
+        )
+    return path
 #: the machine's load before this benchmark added its own
 START_LOAD = round(os.getloadavg()[0], 2)
 

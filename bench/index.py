@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, SHARED_DATA, peak_rss_mb, table, write_result
+from common import ROOT, SHARED_DATA, peak_rss_mb, shared_data, table, write_result
 
 
 def corpus(source: str, n: int) -> list[Any]:
@@ -31,7 +31,7 @@ def corpus(source: str, n: int) -> list[Any]:
     if source == "squad":
         from qa.eval.formats import read_squad
 
-        docs = read_squad(SHARED_DATA / "squad2-dev-public.json").documents
+        docs = read_squad(shared_data(SHARED_DATA / "squad2-dev-public.json")).documents
         if n > len(docs):
             raise SystemExit(f"--sizes: the SQuAD file has only {len(docs)} paragraphs")
         return docs[:n]

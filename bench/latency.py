@@ -22,7 +22,6 @@ from typing import Any
 
 from common import (
     ROOT,
-    SHARED_DATA,
     Server,
     peak_rss_mb,
     process_peaks_mb,
@@ -104,7 +103,7 @@ def over_http(index_dir: Path, questions: list[str], requests: int, levels: list
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--questions", type=Path, default=SHARED_DATA / "seeds_dev.jsonl")
+    ap.add_argument("--questions", type=Path, default=ROOT / "tests" / "data" / "seeds_dev.jsonl")
     ap.add_argument("--repeat", type=int, default=3, help="in-process passes over the questions")
     ap.add_argument("--requests", type=int, default=64, help="HTTP requests per level")
     ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])

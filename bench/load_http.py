@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))  # the checkout's qa, also when the package is not
 from qa.web.process import ServeError, ServeProcess  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-SEEDS_DEV = ROOT.parent / "shared" / "data" / "seeds_dev.jsonl"
+SEEDS_DEV = ROOT / "tests" / "data" / "seeds_dev.jsonl"
 FALLBACK_QUESTIONS = [
     "Who is the chairman of the Tskhinvali parliament?",
     "Who became the 3rd President of South Ossetia in 2012?",

@@ -29,7 +29,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from common import ROOT, SHARED_DATA, table, write_result
+from common import ROOT, SHARED_DATA, shared_data, table, write_result
 
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")  # no phoning home
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -152,7 +152,7 @@ def main() -> int:
     ap.add_argument("--systems", nargs="+", choices=list(SYSTEMS), default=list(SYSTEMS))
     args = ap.parse_args()
 
-    data = read_squad(args.data)
+    data = read_squad(shared_data(args.data))
     if args.articles:
         titles = list(dict.fromkeys(d.title for d in data.documents))[: args.articles]
         data = read_squad(args.data, set(titles))

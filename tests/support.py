@@ -6,7 +6,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-SHARED_DATA = ROOT.parent / "shared" / "data"
+TEST_DATA = ROOT / "tests" / "data"  # everything the suite reads lives inside the repository
+SEEDS_DEV = TEST_DATA / "seeds_dev.jsonl"
 CHAIRMAN_Q = "Who is the chairman of the Tskhinvali parliament?"
 CHAIRMAN_DOC = "000_5f0f8e843e26db9e"
 CHAIRMAN = "Alan Alborov"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import CHAIRMAN, CHAIRMAN_DOC, CHAIRMAN_Q, SEEDS, SHARED_DATA
+from support import CHAIRMAN, CHAIRMAN_DOC, CHAIRMAN_Q, SEEDS, SEEDS_DEV
 
 from qa.embed import Embedder
 from qa.errors import BadInput, DocumentNotFound, IndexVersionMismatch, TooLarge
@@ -56,7 +56,7 @@ def test_answer_is_cited_with_exact_offsets(seeds_service, seeds_text):
 
 
 def test_every_offset_slices_its_text_on_dev_questions(seeds_service, seeds_text):
-    lines = (SHARED_DATA / "seeds_dev.jsonl").read_text().splitlines()
+    lines = SEEDS_DEV.read_text().splitlines()
     questions = [json.loads(line)["question"] for line in lines]
     for result in seeds_service.ask_batch(questions):
         for p in result.passages:

@@ -728,6 +728,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", type=Path, default=WEIGHTS, help="with --evaluate")
     parser.add_argument("--seeds", type=Path, default=Path("seeds"), help="with --evaluate")
     args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        parser.error(
+            f"--data {args.data}: no such folder; fitting reads the shared data set "
+            "(../shared/data beside the repository), which a clone does not include"
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.evaluate:
         result = evaluate_seeds(

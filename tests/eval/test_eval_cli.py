@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import ROOT, SEEDS, SHARED_DATA
+from support import ROOT, SEEDS, SEEDS_DEV, TEST_DATA
 
 from qa.cli import main
 from qa.eval.formats import read_squad
@@ -19,8 +19,7 @@ from qa.service import QAService
 from qa.settings import Settings
 from qa.web.process import ServeProcess, free_port
 
-SAMPLE = ROOT / "tests" / "data" / "squad2-sample.json"
-SEEDS_DEV = SHARED_DATA / "seeds_dev.jsonl"
+SAMPLE = TEST_DATA / "squad2-sample.json"
 TOKEN = "eval-test-token"
 
 

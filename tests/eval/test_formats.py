@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import ROOT, SHARED_DATA
+from support import ROOT, SEEDS_DEV
 
 from qa.eval.formats import (
     BeirData,
@@ -121,7 +121,7 @@ def test_bad_squad_files_name_the_file_and_the_problem(tmp_path: Path):
 
 
 def test_our_jsonl_seeds_dev():
-    data = read_jsonl(SHARED_DATA / "seeds_dev.jsonl")
+    data = read_jsonl(SEEDS_DEV)
     assert data.kind == "jsonl" and not data.documents
     assert len(data.examples) == 24
     unanswerable = [e for e in data.examples if not e.answerable]
