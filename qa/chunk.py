@@ -3,7 +3,9 @@
 Chunks are runs of whole sentences that fit the embedder's window (counted in its own word
 pieces), with the last ``overlap`` sentences of a chunk repeated at the start of the next so an
 answer near a boundary is seen whole by at least one chunk. A sentence longer than the window
-becomes a chunk of its own: cutting it would hand the reader half a sentence.
+becomes a chunk of its own: cutting it would hand the reader half a sentence. Only a "sentence"
+no prose has (``MAX_SENTENCE_CHARS``: a table flattened to one line, a pasted blob) is cut, at
+spaces, so that no chunk grows with the file.
 """
 
 from __future__ import annotations
@@ -11,9 +13,34 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from qa.nlp import sentence_spans
-from qa.types import Chunk, Document
+from qa.types import Chunk, Document, LoadProblem
 
 TokenCounter = Callable[[list[str]], list[int]]
+
+#: longer "sentences" are cut (see the module docstring); prose sentences are far shorter
+MAX_SENTENCE_CHARS = 2000
+#: sentences whose word pieces are counted in one call, to bound the tokenizer's memory
+COUNT_BATCH = 1024
+
+
+def split_oversized(
+    docs: list[Document], max_chars: int
+) -> tuple[list[Document], list[LoadProblem]]:
+    """``docs`` without those longer than ``max_chars``, and a problem for each of those: the
+    work and memory to chunk and embed a document grow with it, so one huge file must not hold
+    up (or exhaust) a whole indexing run."""
+    kept: list[Document] = []
+    problems: list[LoadProblem] = []
+    for doc in docs:
+        if len(doc.text) > max_chars:
+            reason = (
+                f"document {doc.id!r} has {len(doc.text):,} characters; the limit is "
+                f"{max_chars:,} (QA_MAX_DOCUMENT_CHARS): split it into smaller documents"
+            )
+            problems.append(LoadProblem(doc.path or doc.id, reason))
+        else:
+            kept.append(doc)
+    return kept, problems
 
 
 def merge_regions(text: str, regions: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -40,16 +67,40 @@ def chunk_document(
         raise ValueError("overlap must be >= 0")
     chunks: list[Chunk] = []
     for start, end in merge_regions(doc.text, doc.content):
-        sentences = sentence_spans(doc.text, start, end)
+        sentences = _cut_long(doc.text, sentence_spans(doc.text, start, end))
         if not sentences:
             continue
         # Tokens between sentences (a space, a newline) are not counted; the estimate errs by a
         # token or two per sentence at most, which the 2 special tokens' headroom absorbs.
-        sizes = count_tokens([doc.text[s:e] for s, e in sentences])
+        sizes: list[int] = []
+        for i in range(0, len(sentences), COUNT_BATCH):
+            sizes += count_tokens([doc.text[s:e] for s, e in sentences[i : i + COUNT_BATCH]])
         for first, last in _windows(sizes, max_tokens - 2, overlap):
             s, e = sentences[first][0], sentences[last][1]
             chunks.append(Chunk(doc.id, len(chunks), s, e, doc.text[s:e]))
     return chunks
+
+
+def _cut_long(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` with each one over ``MAX_SENTENCE_CHARS`` cut at its last space before the limit
+    (hard at the limit when there is none)."""
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        while e - s > MAX_SENTENCE_CHARS:
+            limit = s + MAX_SENTENCE_CHARS
+            cut = text.rfind(" ", s + 1, limit)
+            if cut <= s:
+                cut = limit
+            end = cut
+            while end > s and text[end - 1].isspace():
+                end -= 1
+            out.append((s, end))
+            s = cut
+            while s < e and text[s].isspace():
+                s += 1
+        if e > s:
+            out.append((s, e))
+    return out
 
 
 def _windows(sizes: list[int], budget: int, overlap: int) -> list[tuple[int, int]]:

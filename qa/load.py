@@ -27,6 +27,7 @@ from qa.clean import content_regions
 from qa.errors import BadInput
 from qa.metadata import MAX_TITLE_CHARS, extract_metadata, parse_date
 from qa.types import Document, LoadProblem
+from qa.validate import json_unicode_problem
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
@@ -54,8 +55,10 @@ def id_problem(doc_id: str) -> str | None:
         return f"document id {doc_id!r} starts or ends with whitespace"
     if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in doc_id):
         return f"document id {doc_id!r} contains control characters"
-    if "/" in doc_id or "#" in doc_id:
-        return f"document id {doc_id!r} contains '/' or '#'"
+    if "/" in doc_id or "#" in doc_id or "\\" in doc_id:
+        return f"document id {doc_id!r} contains '/', '\\' or '#'"
+    if not doc_id.strip("."):  # '.' and '..' are path segments: a URL with them names another page
+        return f"document id {doc_id!r} is only dots"
     return None
 
 
@@ -398,6 +401,9 @@ def _load_jsonl(text: str, shown: str) -> tuple[Located, list[LoadProblem]]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             problems.append(LoadProblem(location, f"bad JSON: {exc.msg} (column {exc.colno})"))
+            continue
+        if problem := json_unicode_problem(record):  # a "\ud800" escape decodes to no text
+            problems.append(LoadProblem(location, problem))
             continue
         try:
             found.append((_record_document(record, shown), location))

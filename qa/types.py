@@ -8,6 +8,7 @@ answer shows. Cleaning never rewrites the text: it only marks which regions are 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +66,20 @@ class Chunk(Serializable):
         return f"{self.doc_id}#{self.index}"
 
 
+#: values per list filter (``doc_ids``, ``sources``) a client may send: each is one SQL parameter
+MAX_FILTER_VALUES = 1000
+
+
+def _is_iso_date(value: str) -> bool:
+    if len(value) != 10 or value[4] != "-" or value[7] != "-":
+        return False
+    try:
+        datetime.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass
 class Filters(Serializable):
     """Restrict retrieval to some documents. Dates are ISO strings compared lexically."""
@@ -73,6 +88,16 @@ class Filters(Serializable):
     sources: list[str] | None = None
     date_from: str | None = None
     date_to: str | None = None
+
+    def __post_init__(self) -> None:
+        # a date that is not one would compare lexically with every stored date and silently
+        # match nothing (or everything)
+        for key in ("date_from", "date_to"):
+            value = getattr(self, key)
+            if value is not None and not _is_iso_date(value):
+                raise ValueError(f"filter {key!r} must be a date as YYYY-MM-DD, not {value!r}")
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise ValueError(f"filter date_from {self.date_from} is after date_to {self.date_to}")
 
     def is_empty(self) -> bool:
         return not (self.doc_ids or self.sources or self.date_from or self.date_to)
@@ -92,6 +117,10 @@ class Filters(Serializable):
                 return [v]
             if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
                 raise ValueError(f"filter {key!r} must be a string or a list of strings")
+            if len(v) > MAX_FILTER_VALUES:
+                raise ValueError(
+                    f"filter {key!r} has {len(v)} values; the limit is {MAX_FILTER_VALUES}"
+                )
             return list(v)
 
         def as_str(key: str) -> str | None:

@@ -15,7 +15,7 @@ from flask import Flask, Response, current_app, g, request
 
 from qa.settings import Settings
 from qa.web.errors import ApiError, register_error_handlers
-from qa.web.limits import InFlightLimiter
+from qa.web.limits import InFlightLimiter, RateLimiter
 
 if TYPE_CHECKING:
     from qa.service import QAService
@@ -50,6 +50,7 @@ class WebState:
     settings: Settings
     limiter: InFlightLimiter
     metrics: Metrics
+    writes: RateLimiter
 
     def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Call the library when this request's turn to use the models comes."""
@@ -76,6 +77,10 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     settings = settings or service.settings
 
     app = Flask(__name__)
+    # FLASK_DEBUG in a server's environment must not change how errors are answered; the
+    # interactive debugger only ever comes with Flask's own server, which `qa serve --dev` runs
+    # without it
+    app.debug = False
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -87,6 +92,7 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
             capacity=max(settings.queue_size, 1), concurrency=max(settings.threads, 1)
         ),
         metrics=Metrics(),
+        writes=RateLimiter(settings.writes_per_minute),
     )
 
     from qa.web.api import bp as api_bp

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import hmac
 import json
+import math
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -11,8 +11,11 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from werkzeug.utils import secure_filename
 
+from qa.chunk import split_oversized
 from qa.types import Document, LoadProblem, Result
+from qa.validate import json_unicode_problem
 from qa.web import state
+from qa.web.auth import require_token
 from qa.web.errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -42,10 +45,25 @@ def ask_batch() -> Response:
     if not isinstance(questions, list):
         raise ApiError(400, "field 'questions' must be a list of strings")
     web = state()
+    _check_batch_work(len(questions), body.get("top_k"))
     results = web.run(web.service.ask_batch, questions, body.get("top_k"), body.get("filters"))
     for result in results:
         _observe(result)
     return jsonify({"results": [r.to_dict() for r in results]})
+
+
+def _check_batch_work(questions: int, top_k: Any) -> None:
+    """413 for a batch that would read more than ``max_batch_passages`` passages: the reader's
+    work grows with questions x passages, and one request must not hold a worker for minutes."""
+    settings = state().settings
+    k = top_k if isinstance(top_k, int) and not isinstance(top_k, bool) else settings.top_k
+    if questions * k > settings.max_batch_passages:
+        raise ApiError(
+            413,
+            f"this batch would read {questions} x {k} = {questions * k} passages; the limit is "
+            f"{settings.max_batch_passages} (QA_MAX_BATCH_PASSAGES): send fewer questions per "
+            "request or a smaller top_k",
+        )
 
 
 @bp.get("/search")
@@ -87,7 +105,7 @@ def add_documents() -> Response:
         records = body.get("documents")
         if not isinstance(records, list) or not records:
             raise ApiError(400, "field 'documents' must be a non-empty list of objects")
-        docs = _documents_from_records(records)
+        docs = _refuse_oversized(_documents_from_records(records))
         report = web.run(web.service.add_documents, docs)
     elif request.mimetype == "multipart/form-data":
         report = _add_uploads()
@@ -110,6 +128,13 @@ def _documents_from_records(records: list[Any]) -> list[Document]:
     docs, problems = documents_from_records(records, origin="documents")
     if problems:
         raise ApiError(400, "nothing was added; " + _describe(problems))
+    return docs
+
+
+def _refuse_oversized(docs: list[Document]) -> list[Document]:
+    docs, too_long = split_oversized(docs, state().settings.max_document_chars)
+    if too_long:
+        raise ApiError(413, "nothing was added; " + _describe(too_long))
     return docs
 
 
@@ -146,22 +171,22 @@ def _add_uploads() -> Any:
             # the temporary path means nothing once the request ends; keep what the client sent
             if doc.path:
                 doc.path = names.get(Path(doc.path), Path(doc.path).name)
-        return web.run(web.service.add_documents, docs)
+        return web.run(web.service.add_documents, _refuse_oversized(docs))
 
 
 def _require_token() -> None:
-    token = state().settings.api_token
-    if not token:
-        raise ApiError(403, "writes are disabled: the server has no API token (set QA_API_TOKEN)")
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode("utf-8"), token.encode("utf-8")
-    ):
+    """Writes are rate-limited per client before the token is checked, so guessing tokens is
+    rate-limited too."""
+    web = state()
+    wait = web.writes.acquire(request.remote_addr or "")
+    if wait > 0:
         raise ApiError(
-            401,
-            "missing or wrong token: send 'Authorization: Bearer <QA_API_TOKEN>'",
-            headers={"WWW-Authenticate": 'Bearer realm="qa"'},
+            429,
+            f"too many writes; the limit is {web.settings.writes_per_minute:g} a minute "
+            "(QA_WRITES_PER_MINUTE)",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
+    require_token(web.settings.api_token)
 
 
 # -- request parsing -----------------------------------------------------------------------------
@@ -171,7 +196,7 @@ def _json_object(allowed: frozenset[str]) -> dict[str, Any]:
     """The body as a JSON object with only known fields (a typo should not be silently ignored)."""
     if not request.is_json:
         raise ApiError(415, "send a JSON body with 'Content-Type: application/json'")
-    raw = request.get_data(cache=True)  # raises 413 past MAX_CONTENT_LENGTH
+    raw = _body()
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -180,10 +205,23 @@ def _json_object(allowed: frozenset[str]) -> dict[str, Any]:
         raise ApiError(400, "malformed JSON: nested too deeply") from None
     if not isinstance(body, dict):
         raise ApiError(400, "the JSON body must be an object")
+    if problem := json_unicode_problem(body):
+        raise ApiError(400, problem)
     unknown = sorted(set(body) - allowed)
     if unknown:
         raise ApiError(400, f"unknown fields {unknown}; expected some of {sorted(allowed)}")
     return body
+
+
+def _body() -> bytes:
+    """The request body, or 413 past ``MAX_CONTENT_LENGTH``. Werkzeug refuses a declared
+    Content-Length over the limit, but a chunked body is only cut off at the limit; a body that
+    fills it may have had more behind it, and parsing the truncated part would blame the JSON."""
+    raw = request.get_data(cache=True)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        raise ApiError(413, f"request body too large (limit {limit} bytes)")
+    return raw
 
 
 def _int_arg(name: str) -> int | None:

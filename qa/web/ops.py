@@ -11,6 +11,7 @@ import yaml
 from flask import Blueprint, Response, jsonify
 
 from qa.web import state
+from qa.web.auth import require_token
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,12 @@ def healthz() -> tuple[Response, int]:
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    body, content_type = state().metrics.render()
+    """Open when the server has no API token (a private deployment); otherwise the scraper
+    sends the token like a writer, as the counts reveal traffic and errors."""
+    web = state()
+    if web.settings.api_token:
+        require_token(web.settings.api_token, "metrics")
+    body, content_type = web.metrics.render()
     return Response(body, content_type=content_type)
 
 
