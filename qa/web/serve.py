@@ -147,7 +147,8 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "bind": [_bind(settings.host, settings.port)],
         "workers": settings.workers,
-        "worker_class": "gthread",
+        # gthread that reads request heads off its threads, so slow clients cannot hold them
+        "worker_class": "qa.web.worker.HeadFirstWorker",
         "threads": max(settings.queue_size, settings.threads) + SPARE_THREADS,
         "timeout": WORKER_BOOT_TIMEOUT,
         "graceful_timeout": 20,

@@ -61,7 +61,8 @@ def test_urls_and_gunicorn_options() -> None:
     assert public_url("example.org", 8080) == "http://example.org:8080/"
     options = gunicorn_options(Settings(host="::1", port=9000, workers=3, threads=2, queue_size=8))
     assert options["bind"] == ["[::1]:9000"]
-    assert options["workers"] == 3 and options["worker_class"] == "gthread"
+    assert options["workers"] == 3
+    assert options["worker_class"] == "qa.web.worker.HeadFirstWorker"
     # a thread for every admitted request, so the in-flight bound (not gunicorn) decides the 503s
     assert options["threads"] > 8
 
