@@ -1,8 +1,9 @@
 """From reader candidates to cited answers.
 
-Readers score spans passage by passage; users want one answer per distinct answer. Candidates are
-grouped by their SQuAD-normalized text, so "the USSR" in one article and "USSR" in another count as
-one answer, shown once with every document that supports it cited.
+Readers score spans passage by passage; users want one answer per meaning. Candidates are grouped
+when one's SQuAD-normalized words contain the other's ("Stoltenberg" in "General Jens
+Stoltenberg", "the USSR" and "USSR") or when they overlap in the same passage, so each meaning is
+shown once, with its best span, citing every document that supports it.
 """
 
 from __future__ import annotations
@@ -58,24 +59,59 @@ def sentence_around(passage: Passage, start: int, end: int) -> tuple[int, int]:
     return passage.start + spans[i][0], passage.start + max(spans[j][1], rel_e)
 
 
+def _contains(outer: Sequence[str], inner: Sequence[str]) -> bool:
+    """``inner`` occurs in ``outer`` as a run of whole words."""
+    n = len(inner)
+    return 0 < n <= len(outer) and any(
+        list(outer[i : i + n]) == list(inner) for i in range(len(outer) - n + 1)
+    )
+
+
+def group_by_meaning(spans: Sequence[Span]) -> list[list[Span]]:
+    """Spans that state one answer, grouped; groups and their members keep the input order, so
+    with spans given best first, each group's first span is its best and groups come best first.
+
+    A span joins the first group that has a member whose words contain its words or are contained
+    in them, or a member it overlaps in the same document. Spans whose normalized text is empty
+    (punctuation, a lone article) are dropped."""
+    groups: list[list[Span]] = []
+    words: list[list[list[str]]] = []
+    for span in spans:
+        toks = normalize_answer(span.text).split()
+        if not toks:
+            continue
+        for group, group_words in zip(groups, words, strict=True):
+            if any(
+                _contains(w, toks)
+                or _contains(toks, w)
+                or (m.doc_id == span.doc_id and m.start < span.end and span.start < m.end)
+                for m, w in zip(group, group_words, strict=True)
+            ):
+                group.append(span)
+                group_words.append(toks)
+                break
+        else:
+            groups.append([span])
+            words.append([toks])
+    return groups
+
+
 def aggregate(
     output: ReaderOutput,
     passages: list[Passage],
     threshold: float,
     max_answers: int = 5,
 ) -> list[Answer]:
-    """Answers at or above ``threshold``, best first, one per normalized text."""
-    groups: dict[str, list[Span]] = {}
-    for span in output.spans:
-        key = normalize_answer(span.text)
-        if key:
-            groups.setdefault(key, []).append(span)
+    """Answers at or above ``threshold``, best first, one per meaning (``group_by_meaning``).
+
+    A group's answer is its first span, the reader's best way of stating it; its score is the
+    group's best score (a reader that scores meanings gives every member the same one)."""
     answers: list[Answer] = []
-    ranked = sorted(groups.values(), key=lambda g: -max(s.score for s in g))
+    ranked = sorted(group_by_meaning(output.spans), key=lambda g: -max(s.score for s in g))
     for group in ranked:
-        group.sort(key=lambda s: -s.score)
         best = group[0]
-        if best.score < threshold or len(answers) >= max_answers:
+        top_score = max(s.score for s in group)
+        if top_score < threshold or len(answers) >= max_answers:
             break
         citations: list[Citation] = []
         sentence = (best.start, best.end)
@@ -113,7 +149,7 @@ def aggregate(
         answers.append(
             Answer(
                 text=best.text,
-                score=round(float(best.score), 4),
+                score=round(float(top_score), 4),
                 doc_id=best.doc_id,
                 start=best.start,
                 end=best.end,

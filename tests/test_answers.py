@@ -1,10 +1,10 @@
-"""Aggregation: one answer per normalized text, every supporting document cited."""
+"""Aggregation: one answer per meaning, every supporting document cited."""
 
 from __future__ import annotations
 
 import pytest
 
-from qa.answers import aggregate, normalize_answer, sentence_around, token_f1
+from qa.answers import aggregate, group_by_meaning, normalize_answer, sentence_around, token_f1
 from qa.types import Passage, ReaderOutput, Span
 
 TEXT_A = "Intro line here. The treaty was signed in Moscow. It lasts 25 years."
@@ -67,3 +67,33 @@ def test_token_f1_counts_shared_tokens_once():
     )
     assert token_f1(["x"], ["y"]) == 0.0
     assert token_f1([], []) == 1.0 and token_f1([], ["a"]) == 0.0
+
+
+def test_contained_and_overlapping_spans_are_one_meaning_with_the_best_span():
+    """ "Jens Stoltenberg", "General Jens Stoltenberg" and "Stoltenberg" are one answer, shown as
+    the reader's best span and citing every document that states it."""
+    text_a = "NATO chief General Jens Stoltenberg said on Monday that Stoltenberg's plan stands."
+    text_b = "Jens Stoltenberg spoke in Brussels."
+    a, b = passage("a", text_a), passage("b", text_b)
+    spans = [
+        span(a, "Jens Stoltenberg", 0.8),
+        span(b, "Jens Stoltenberg", 0.8),
+        span(a, "General Jens Stoltenberg", 0.8),
+        span(a, "Monday", 0.3),
+        Span("Stoltenberg's plan", "a", text_a.index("Stoltenberg's"), len(text_a) - 8, 0.8),
+    ]
+    groups = group_by_meaning(spans)
+    assert [[s.text for s in g] for g in groups] == [
+        ["Jens Stoltenberg", "Jens Stoltenberg", "General Jens Stoltenberg", "Stoltenberg's plan"],
+        ["Monday"],
+    ]
+    answers = aggregate(ReaderOutput(spans), [a, b], threshold=0.5)
+    assert [x.text for x in answers] == ["Jens Stoltenberg"]
+    assert [c.doc_id for c in answers[0].citations] == ["a", "b"]
+
+
+def test_unrelated_answers_stay_apart():
+    a = passage("a", TEXT_A)
+    groups = group_by_meaning([span(a, "Moscow", 0.9), span(a, "25 years", 0.6)])
+    assert len(groups) == 2
+    assert group_by_meaning([Span("the", "a", 0, 3, 0.9)]) == []

@@ -44,6 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="SQuAD: hand the reader only the question's own paragraph",
     )
+    p.add_argument(
+        "--out-of-corpus",
+        action="store_true",
+        help="SQuAD: ask the selected articles' answerable questions of an index holding only "
+        "the file's other articles; the right output is no answer",
+    )
     p.add_argument("--limit", type=int, metavar="N", help="a random sample of N questions")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="sample seed (default 0)")
     p.add_argument("--report", metavar="DIR", help="where to write the report and JSON")
@@ -81,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from qa.eval import report, runner
-    from qa.eval.formats import Dataset, load_dataset, read_article_selection
+    from qa.eval.formats import Dataset, load_dataset, out_of_corpus, read_article_selection
 
     if args.url and args.index:
         raise ValueError("--index is for in-process runs; the service at --url has its own")
@@ -89,6 +95,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError("--batch-size must be at least 1")
     articles = read_article_selection(args.articles) if args.articles else None
     data = load_dataset(args.data, articles, args.qrels)
+    if args.out_of_corpus:
+        if not isinstance(data, Dataset) or data.kind != "squad" or articles is None:
+            raise ValueError("--out-of-corpus needs SQuAD data and --articles")
+        if args.gold_passage:
+            raise ValueError("--out-of-corpus asks open-domain; drop --gold-passage")
+        data = out_of_corpus(data, load_dataset(args.data, None, args.qrels))
     temp: str | None = None
     target: Any
     if args.url:

@@ -10,7 +10,7 @@ import csv
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +143,23 @@ def read_squad(path: str | Path, articles: set[str] | None = None) -> Dataset:
     if not examples:
         raise DataError(f"{path}: no questions")
     return Dataset("squad", path, examples, documents, str(raw.get("version") or ""))
+
+
+def out_of_corpus(selected: Dataset, whole: Dataset) -> Dataset:
+    """The answerable questions of ``selected``, asked of the documents of ``whole`` that are not
+    in ``selected``: nothing indexed answers them, so each one's right output is no answer. The
+    service meets such questions daily (about events its archive does not cover), and they are
+    not SQuAD 2.0's adversarial kind: the passages retrieved are only vaguely on topic."""
+    mine = {d.id for d in selected.documents}
+    examples = [
+        replace(ex, id=f"ooc-{ex.id}", answers=[], gold_docs=[], context=None)
+        for ex in selected.examples
+        if ex.answerable
+    ]
+    documents = [d for d in whole.documents if d.id not in mine]
+    if not documents:
+        raise DataError(f"{whole.path}: no other articles to make an out-of-corpus index of")
+    return Dataset(selected.kind, selected.path, examples, documents, selected.version)
 
 
 def _squad_example(qa: Any, doc_id: str, title: str, context: str, where: str) -> Example:

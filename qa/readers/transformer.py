@@ -4,34 +4,35 @@ Two kinds of model load the same way: our shipped artifact (``qa/models/reader``
 graph run with onnxruntime, its tokenizer and ``calibration.json``), or any Hugging Face
 ``AutoModelForQuestionAnswering`` directory or hub id, run with torch.
 
-Scores. For every window the model gives a best span logit (start + end) and a null logit
-([CLS] start + [CLS] end). The raw score of a span is one of those numbers (``null_margin``:
-span minus null, the SQuAD 2.0 answerability signal, by default); ``calibration.json`` maps it
-to the probability that the span is a correct answer, fitted by isotonic regression on held-out
-articles (qa/train/calibrate.py). Without a calibration file the raw margin goes through a
-logistic function, which is monotone but not calibrated.
+Scores. For every window the model gives span logits (start + end) and a null logit ([CLS] start
++ [CLS] end). Candidate spans are grouped by meaning (``qa.answers.group_by_meaning``), and each
+meaning gets one probability of being right from the fitted confidence model in
+``calibration.json`` (``qa.readers.confidence``), which also weighs how much of the reader's belief
+the meaning holds, how many documents state it and how close the passages are to the question.
+Without a calibration file (a user's own model) the null margin goes through a logistic function,
+which orders answers but promises no probability.
 
-``no_answer`` is one minus the best span's calibrated probability: the reader answers with its
-best span or not at all, so "no passage answers" is "the best candidate is wrong".
+``no_answer`` is one minus the best meaning's probability: the reader answers with it or not at
+all, so "no passage answers" is "the best candidate is wrong".
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from qa.answers import group_by_meaning
+from qa.readers.confidence import ConfidenceModel, Evidence, model_fingerprint
 from qa.types import Passage, ReaderOutput, Span
 
 ONNX_NAME = "model.onnx"
 CALIBRATION_NAME = "calibration.json"
-RAW_INPUTS = ("null_margin", "span_logit", "span_prob")
 BUCKET = 32  # windows whose lengths round up to the same multiple of this run as one batch
 
 # Characters that never begin or end a good answer; a trailing "." is handled apart because it
@@ -39,37 +40,6 @@ BUCKET = 32  # windows whose lengths round up to the same multiple of this run a
 _LEAD_STRIP = set(" \t\r\n\u00a0,.;:!?)]}>\u2019\u201d")
 _TRAIL_STRIP = set(" \t\r\n\u00a0,;:!?([{<\u2018\u201c")
 _PAIRS = {'"': '"', "(": ")", "[": "]", "\u201c": "\u201d", "'": "'", "\u2018": "\u2019"}
-
-
-@dataclass
-class Calibration:
-    """Monotone map from a raw score to P(correct), stored as data (no sklearn at run time)."""
-
-    input: str = "null_margin"
-    x: tuple[float, ...] = ()
-    y: tuple[float, ...] = ()
-    threshold: float = 0.5
-
-    def __call__(self, raw: np.ndarray) -> np.ndarray:
-        if not self.x:
-            return 1.0 / (1.0 + np.exp(-np.clip(raw, -30.0, 30.0)))
-        return np.interp(raw, self.x, self.y)
-
-    @classmethod
-    def load(cls, path: Path) -> Calibration:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        iso = data.get("isotonic") or {}
-        cal = cls(
-            str(data.get("input", "null_margin")),
-            tuple(map(float, iso.get("x", []))),
-            tuple(map(float, iso.get("y", []))),
-            float(data.get("threshold", 0.5)),
-        )
-        if cal.input not in RAW_INPUTS:
-            raise ValueError(f"{path}: unknown calibration input {cal.input!r}")
-        if len(cal.x) != len(cal.y) or any(b < a for a, b in zip(cal.x, cal.x[1:], strict=False)):
-            raise ValueError(f"{path}: isotonic x/y must be the same length, x sorted")
-        return cal
 
 
 def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
@@ -148,7 +118,7 @@ class TransformerReader:
         self._session: Any = None  # onnxruntime session
         self._torch_model: Any = None
         self._input_names: list[str] = []
-        self._calibration: Calibration | None = None
+        self._confidence: ConfidenceModel | None = None
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -158,27 +128,31 @@ class TransformerReader:
         return p if p.is_dir() else None
 
     @property
-    def calibration(self) -> Calibration:
-        if self._calibration is None:
+    def confidence(self) -> ConfidenceModel:
+        """The fitted confidence model beside the weights; it refuses to load when it was
+        fitted against other weights (``FittedArtifactMismatch``)."""
+        if self._confidence is None:
             d = self._dir
             path = d / CALIBRATION_NAME if d is not None else None
-            self._calibration = (
-                Calibration.load(path) if path is not None and path.exists() else Calibration()
+            self._confidence = (
+                ConfidenceModel.load(path, model_fingerprint(d))
+                if d is not None and path is not None and path.exists()
+                else ConfidenceModel.uncalibrated()
             )
-        return self._calibration
+        return self._confidence
 
     @property
     def default_threshold(self) -> float:
-        return self._threshold if self._threshold is not None else self.calibration.threshold
+        return self._threshold if self._threshold is not None else self.confidence.threshold
 
     @default_threshold.setter
     def default_threshold(self, value: float) -> None:
         self._threshold = float(value)
 
     def uncalibrated(self) -> TransformerReader:
-        """The same reader with identity-free raw scores, for fitting a calibration: span
-        ``score`` stays the logistic of the raw input and ``features`` keep every raw number."""
-        self._calibration = Calibration(input=self.calibration.input)
+        """The same reader without its fitted confidence, for fitting one: scores are the
+        logistic of the null margin, and every answer's ``features`` hold its evidence."""
+        self._confidence = ConfidenceModel.uncalibrated()
         return self
 
     def warm_up(self) -> None:
@@ -218,7 +192,7 @@ class TransformerReader:
                     raise ValueError(f"cannot load reader model {self.model_ref!r}: {exc}") from exc
                 self._torch_model = model.to(torch.device(self.device)).eval()
                 self._input_names = ["input_ids", "attention_mask", "token_type_ids"]
-            _ = self.calibration
+            _ = self.confidence
             self._ready = True
 
     # -- reading -------------------------------------------------------------------------------
@@ -260,8 +234,7 @@ class TransformerReader:
                     breaks[passage_idx],
                 )
             )
-        cal = self.calibration
-        best: dict[tuple[int, int, int], tuple[dict[str, Any], float]] = {}
+        best: dict[tuple[int, int, int], dict[str, Any]] = {}
         for cand in raws:
             passage = usable[cand["passage"]]
             s, e = tidy_span(
@@ -270,50 +243,75 @@ class TransformerReader:
             if e <= s:
                 continue
             key = (cand["passage"], s, e)
-            raw = float(cand[cal.input])
-            if key not in best or raw > best[key][1]:
-                best[key] = ({**cand, "s": s, "e": e}, raw)
+            if key not in best or cand["span_logit"] > best[key]["span_logit"]:
+                best[key] = {**cand, "s": s, "e": e}
+        windows = float(start_logits.shape[0])
         if not best:
-            return ReaderOutput(
-                spans=[], no_answer=1.0, features={"windows": float(start_logits.shape[0])}
-            )
-        keys = list(best)
-        raw_arr = np.array([best[k][1] for k in keys], dtype=np.float64)
-        probs = np.clip(cal(raw_arr), 0.0, 1.0)
-        order = sorted(range(len(keys)), key=lambda i: (-probs[i], -raw_arr[i]))
-        spans: list[Span] = []
-        for i in order[:top_n]:
-            cand, raw = best[keys[i]]
-            passage = usable[cand["passage"]]
-            s, e = cand["s"], cand["e"]
-            spans.append(
-                Span(
-                    text=passage.text[s:e],
-                    doc_id=passage.doc_id,
-                    start=passage.start + s,
-                    end=passage.start + e,
-                    score=round(float(probs[i]), 6),
-                    passage_rank=passage.rank,
-                    features={
-                        "start_logit": round(cand["start_logit"], 4),
-                        "end_logit": round(cand["end_logit"], 4),
-                        "span_logit": round(cand["span_logit"], 4),
-                        "null_margin": round(cand["null_margin"], 4),
-                        "span_prob": round(cand["span_prob"], 6),
-                        "raw_score": round(raw, 4),
-                        "passage_rank": float(passage.rank),
-                    },
+            return ReaderOutput(spans=[], no_answer=1.0, features={"windows": windows})
+        cands = sorted(best.values(), key=lambda c: -c["span_logit"])
+        logits = np.array([c["span_logit"] for c in cands])
+        weights = np.exp(logits - logits.max())
+        weights /= weights.sum()
+        spans = [self._span(c, usable[c["passage"]]) for c in cands]
+        dense_top = max((p.scores.get("dense", 0.0) for p in usable), default=0.0)
+        groups = group_by_meaning(spans)
+        share_of = {id(sp): float(w) for sp, w in zip(spans, weights, strict=True)}
+        evidence = [self._evidence(g, share_of, dense_top, usable) for g in groups]
+        probs = np.clip(
+            self.confidence.probability(np.vstack([ev.vector() for ev in evidence])), 0, 1
+        )
+        out: list[Span] = []
+        for gi in sorted(range(len(groups)), key=lambda i: -probs[i]):
+            feats = evidence[gi].as_features()
+            for sp in groups[gi]:
+                out.append(
+                    replace(sp, score=round(float(probs[gi]), 6), features={**sp.features, **feats})
                 )
-            )
-        top = spans[0]
+        out = out[:top_n]
+        top = out[0]
         return ReaderOutput(
-            spans=spans,
+            spans=out,
             no_answer=round(1.0 - top.score, 6),
+            features={"windows": windows, **{f"best_{k}": v for k, v in top.features.items()}},
+        )
+
+    @staticmethod
+    def _span(cand: dict[str, Any], passage: Passage) -> Span:
+        s, e = cand["s"], cand["e"]
+        return Span(
+            text=passage.text[s:e],
+            doc_id=passage.doc_id,
+            start=passage.start + s,
+            end=passage.start + e,
+            score=0.0,
+            passage_rank=passage.rank,
             features={
-                "windows": float(start_logits.shape[0]),
-                "best_raw": top.features["raw_score"],
-                "best_null_margin": top.features["null_margin"],
+                "start_logit": round(cand["start_logit"], 4),
+                "end_logit": round(cand["end_logit"], 4),
+                "span_logit_raw": round(cand["span_logit"], 4),
+                "null_margin_raw": round(cand["null_margin"], 4),
+                "span_prob_raw": round(cand["span_prob"], 6),
+                "dense_raw": round(passage.scores.get("dense", 0.0), 6),
             },
+        )
+
+    @staticmethod
+    def _evidence(
+        group: list[Span], share_of: dict[int, float], dense_top: float, passages: list[Passage]
+    ) -> Evidence:
+        """The features of one meaning: its best member's span numbers (members come best
+        first), its total share and its supporting documents."""
+        best = group[0]
+        f = best.features
+        return Evidence(
+            null_margin=max(sp.features["null_margin_raw"] for sp in group),
+            span_logit=f["span_logit_raw"],
+            span_prob=max(sp.features["span_prob_raw"] for sp in group),
+            share=sum(share_of[id(sp)] for sp in group),
+            documents=len({sp.doc_id for sp in group}),
+            dense_top=dense_top,
+            dense_own=f["dense_raw"],
+            rank=best.passage_rank or len(passages),
         )
 
     def _trim_question(self, question: str) -> str:

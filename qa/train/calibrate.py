@@ -1,142 +1,279 @@
-"""Fit the reader's score calibration and abstention threshold on held-out articles.
+"""Fit the reader's confidence model and abstention threshold: ``qa calibrate-reader``.
 
-The raw score (by default ``null_margin``: best span logit minus [CLS] null logit) is mapped to
-the probability that answering with the span is right (F1 >= 0.5 to a gold answer; answering an
-unanswerable question is wrong) by isotonic regression, fitted on the "calibration" half of the
-held-out articles. The threshold is the calibrated score that maximises SQuAD 2.0 F1 (answerable
-and unanswerable questions together) on the same half. Everything is reported on the other
-("test") half, which neither the model nor the calibration has seen.
+Data: the ``calibration`` half of the reader's held-out articles (SQuAD 2.0 dev), never trained
+on; the ``test`` half is never touched (``qa eval --articles SPLIT:test`` measures it). Every
+question is read the ways the service meets questions, each a population of its own:
+
+* ``open_domain``: the top passages retrieved (MiniLM + BM25) from the calibration articles;
+* ``out_of_corpus``: an answerable question asked of an index that lacks its article (the other
+  training articles), so nothing retrieved answers it: the right output is no answer;
+* ``gold_passage``: its own paragraph alone, where SQuAD 2.0's adversarial unanswerable questions
+  (a near-paraphrase of an answerable one, over the very paragraph) live.
+
+Each meaning the reader proposes for a case is a row of ``qa.readers.confidence.FEATURES``,
+labelled right when its token F1 with a gold answer is >= 0.5 (never, when the documents do not
+answer). A logistic regression over all rows both ranks the meanings of a question and gives the
+probability of the first; its L2 strength is the one with the lowest out-of-fold Brier score of
+first choices (two folds by article).
+
+The threshold serves the service's population, not SQuAD 2.0's: the lowest (answer as often as
+possible) at which out-of-fold the reader still refuses ``OUT_OF_CORPUS_TARGET`` of the
+out-of-corpus questions and ``ADVERSARIAL_TARGET`` of the adversarial ones.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import random
+import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from qa.readers.transformer import CALIBRATION_NAME, RAW_INPUTS, TransformerReader
-from qa.train.data import Split, load_squad, select
-from qa.train.evaluate import Prediction, correct, predict, summarize
+from qa.answers import group_by_meaning
+from qa.eval.formats import Example, read_squad
+from qa.eval.metrics import CORRECT_F1, best_f1, calibration
+from qa.readers.confidence import FEATURES, ConfidenceModel, model_fingerprint
+from qa.readers.transformer import CALIBRATION_NAME, TransformerReader
+from qa.train.data import Split
+from qa.types import Passage
+
+log = logging.getLogger(__name__)
+
+KINDS = ("open_domain", "out_of_corpus", "gold_passage")
+TOP_K = 5
+MAX_MEANINGS = 10  # rows per case: the first few carry all the ranking signal
+C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
+#: refuse at least this share of questions whose answer the index does not hold ...
+OUT_OF_CORPUS_TARGET = 0.95
+#: ... and of SQuAD 2.0's adversarial unanswerable questions over their own paragraph
+ADVERSARIAL_TARGET = 0.65
 
 
-def isotonic(x: np.ndarray, y: np.ndarray) -> tuple[list[float], list[float]]:
-    """Pool-adjacent-violators fit of non-decreasing y on x, as interpolation knots: each pooled
-    block contributes its first and last x at the block's mean y."""
-    order = np.argsort(x, kind="stable")
-    xs, ys = x[order].astype(float), y[order].astype(float)
-    blocks: list[list[float]] = []  # [sum_y, count, x_lo, x_hi]
-    for xv, yv in zip(xs, ys, strict=True):
-        blocks.append([yv, 1.0, xv, xv])
-        while len(blocks) > 1 and blocks[-2][0] / blocks[-2][1] >= blocks[-1][0] / blocks[-1][1]:
-            s, n, _, hi = blocks.pop()
-            blocks[-1][0] += s
-            blocks[-1][1] += n
-            blocks[-1][3] = hi
-    kx: list[float] = []
-    ky: list[float] = []
-    for s, n, lo, hi in blocks:
-        for xv in (lo, hi) if hi > lo else (lo,):
-            if kx and xv <= kx[-1]:
-                continue
-            kx.append(float(xv))
-            ky.append(round(s / n, 6))
-    return kx, ky
+@dataclass
+class Case:
+    """One question read one way: its meanings' texts and feature rows, best guess first."""
+
+    example: Example
+    kind: str
+    texts: list[str]
+    x: np.ndarray  # (meanings, len(FEATURES))
+
+    @property
+    def answerable(self) -> bool:
+        return self.kind != "out_of_corpus" and self.example.answerable
+
+    def labels(self) -> np.ndarray:
+        if not self.answerable:
+            return np.zeros(len(self.texts))
+        return np.array([float(best_f1(t, self.example.answers) >= CORRECT_F1) for t in self.texts])
+
+    def f1s(self) -> np.ndarray:
+        if not self.answerable:
+            return np.zeros(len(self.texts))
+        return np.array([best_f1(t, self.example.answers) for t in self.texts])
 
 
-def best_threshold(scores: np.ndarray, answerable: np.ndarray, f1s: np.ndarray) -> float:
-    """The threshold on calibrated scores that maximises SQuAD 2.0 F1 (answer iff score >= t)."""
-    best_t, best_f = 1.0, float(np.mean(~answerable))  # (almost) always abstain
-    for t in np.unique(scores):
-        answered = scores >= t
-        f = np.where(answerable, np.where(answered, f1s, 0.0), (~answered).astype(float)).mean()
-        if f > best_f + 1e-12:
-            best_t, best_f = float(t), float(f)
-    return best_t
+def _case(reader: TransformerReader, ex: Example, kind: str, passages: list[Passage]) -> Case:
+    out = reader.read(ex.question, passages, top_n=200)
+    groups = group_by_meaning(out.spans)[:MAX_MEANINGS]
+    texts = [g[0].text for g in groups]
+    x = np.array([[g[0].features[f] for f in FEATURES] for g in groups]).reshape(-1, len(FEATURES))
+    return Case(ex, kind, texts, x)
 
 
-def apply(preds: list[Prediction], key: str, x: list[float], y: list[float]) -> list[Prediction]:
-    out = []
-    for p in preds:
-        score = float(np.interp(p.raw[key], x, y)) if key in p.raw else 0.0
-        out.append(Prediction(p.id, p.answerable, p.text, score, p.raw, p.em, p.f1))
+def collect(model: str | Path, squad2: str | Path, split: Split, *, seed: int = 0) -> list[Case]:
+    """Read every calibration case once with the uncalibrated reader."""
+    from qa.service import QAService
+    from qa.settings import Settings
+
+    reader = TransformerReader(model).uncalibrated()
+    held = set(split.calibration)
+    cal = read_squad(squad2, held)
+    others = read_squad(squad2, set(split.train))  # the out-of-corpus index
+    rng = random.Random(seed)
+    ooc = rng.sample([ex for ex in cal.examples if ex.answerable], len(cal.examples) // 4)
+    cases: list[Case] = []
+    started = time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        for docs, name in ((cal.documents, "cal"), (others.documents, "ooc")):
+            service = QAService(Settings(index_dir=Path(tmp) / name), reader=reader)
+            service.add_documents(docs)
+            if name == "cal":
+                by_id = {d.id: d for d in docs}
+                questions = [ex.question for ex in cal.examples]
+                for ex, passages in zip(
+                    cal.examples, service.batch_search(questions, TOP_K), strict=True
+                ):
+                    passages = service.with_dense_scores(ex.question, passages)
+                    cases.append(_case(reader, ex, "open_domain", passages))
+                    d = by_id[ex.gold_docs[0]]
+                    gold = Passage(d.id, 0, 0, len(d.text), d.text, title=d.title, rank=1)
+                    gold = service.with_dense_scores(ex.question, [gold])[0]
+                    cases.append(_case(reader, ex, "gold_passage", [gold]))
+            else:
+                for ex, passages in zip(
+                    ooc, service.batch_search([ex.question for ex in ooc], TOP_K), strict=True
+                ):
+                    passages = service.with_dense_scores(ex.question, passages)
+                    cases.append(_case(reader, ex, "out_of_corpus", passages))
+            service.close()
+            log.info("%d cases read (%.0f s)", len(cases), time.time() - started)
+    return cases
+
+
+def _fit_logistic(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, float, Any, Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    lr = LogisticRegression(C=c, max_iter=2000)
+    lr.fit((x - mean) / scale, y)
+    return lr.coef_[0], float(lr.intercept_[0]), mean, scale
+
+
+def _model(x: np.ndarray, y: np.ndarray, c: float, threshold: float = 0.5) -> ConfidenceModel:
+    w, b, mean, scale = _fit_logistic(x, y, c)
+    return ConfidenceModel(
+        tuple(map(float, w)), b, tuple(map(float, mean)), tuple(map(float, scale)), threshold
+    )
+
+
+def _stack(cases: list[Case]) -> tuple[np.ndarray, np.ndarray]:
+    rows = [c for c in cases if len(c.texts)]
+    return np.vstack([c.x for c in rows]), np.concatenate([c.labels() for c in rows])
+
+
+@dataclass
+class Choice:
+    """A case's first choice under a model: its text (None: nothing proposed), probability and
+    token F1 with the gold answers."""
+
+    text: str | None
+    p: float
+    f1: float
+
+
+def choose(case: Case, model: ConfidenceModel) -> Choice:
+    if not case.texts:
+        return Choice(None, 0.0, 0.0)
+    probs = model.probability(case.x)
+    i = int(np.argmax(probs))
+    return Choice(case.texts[i], float(probs[i]), float(case.f1s()[i]))
+
+
+def out_of_fold(cases: list[Case], c: float) -> list[Choice]:
+    articles = sorted({case.example.title for case in cases})
+    fold = {a: i % 2 for i, a in enumerate(articles)}
+    choices: list[Choice] = [Choice(None, 0.0, 0.0)] * len(cases)
+    for f in (0, 1):
+        train = [case for case in cases if fold[case.example.title] != f]
+        model = _model(*_stack(train), c)
+        for i, case in enumerate(cases):
+            if fold[case.example.title] == f:
+                choices[i] = choose(case, model)
+    return choices
+
+
+def choose_threshold(
+    cases: list[Case],
+    choices: list[Choice],
+    out_of_corpus: float = OUT_OF_CORPUS_TARGET,
+    adversarial: float = ADVERSARIAL_TARGET,
+) -> float:
+    """The lowest threshold at which the unanswerable cases of each kind are refused at least as
+    often as their target asks (see the module docstring)."""
+    targets = {"out_of_corpus": out_of_corpus, "gold_passage": adversarial}
+    groups: dict[str, list[float]] = {k: [] for k in targets}
+    for case, ch in zip(cases, choices, strict=True):
+        if not case.answerable and case.kind in targets:
+            groups[case.kind].append(ch.p if ch.text is not None else -1.0)
+    for t in sorted({round(ch.p, 4) for ch in choices if ch.text is not None} | {1.0}):
+        if all(
+            not scores or float(np.mean(np.array(scores) < t)) >= targets[kind]
+            for kind, scores in groups.items()
+        ):
+            return t
+    return 1.0
+
+
+def figures(cases: list[Case], choices: list[Choice], threshold: float) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kind in (*KINDS, "all"):
+        sel = [(c, ch) for c, ch in zip(cases, choices, strict=True) if kind in ("all", c.kind)]
+        has = [ch for c, ch in sel if c.answerable]
+        no = [ch for c, ch in sel if not c.answerable]
+        answered = [ch.text is not None and ch.p >= threshold for _, ch in sel]
+        right = [c.answerable and ch.f1 >= CORRECT_F1 for c, ch in sel]
+        conf = [ch.p for _, ch in sel]
+        ece, _ = calibration(conf, right)
+        out[kind] = {
+            "questions": len(sel),
+            "has_answer_f1_first_choice": _pct([ch.f1 for ch in has]),
+            "has_answer_f1": _pct([ch.f1 if ch.p >= threshold else 0.0 for ch in has]),
+            "no_answer_accuracy": _pct([float(ch.text is None or ch.p < threshold) for ch in no]),
+            "answered": _pct([float(a) for a in answered]),
+            "ece": ece,
+            "brier": round(float(np.mean((np.array(conf) - np.array(right)) ** 2)), 4)
+            if conf
+            else None,
+        }
     return out
+
+
+def _pct(values: list[float]) -> float | None:
+    return round(100 * float(np.mean(values)), 2) if values else None
 
 
 def calibrate(
     model: str | Path,
-    data: str | Path,
-    no_answer: str | Path | None,
+    squad2: str | Path,
     split: Split,
     out: str | Path,
     *,
-    key: str | None = None,
+    c_grid: tuple[float, ...] = C_GRID,
 ) -> dict[str, Any]:
-    examples = load_squad(data)
-    seen = {(e.question.strip(), e.context) for e in examples}
-    if no_answer:
-        examples += [
-            e
-            for e in load_squad(no_answer)
-            if e.is_impossible and (e.question.strip(), e.context) not in seen
-        ]
-    reader = TransformerReader(model).uncalibrated()
-    cal_preds = predict(reader, select(examples, split.calibration))
-    test_preds = predict(reader, select(examples, split.test))
-    if not cal_preds:
-        raise ValueError("no calibration questions: do the split's articles exist in the data?")
-    fits = {k: _fit(cal_preds, test_preds, k) for k in RAW_INPUTS}
-    if key is None:  # the raw score that answers best on the calibration half
-        key = max(RAW_INPUTS, key=lambda k: fits[k]["metrics"]["calibration"]["overall_f1"])
-    chosen = fits[key]
-    report = {
-        "input": key,
-        "target": "answering with the best span is right: token F1 >= 0.5 to a gold answer; "
-        "answering an unanswerable question is wrong",
-        "isotonic": chosen["isotonic"],
-        "threshold": chosen["threshold"],
-        "fitted_on": split.calibration,
-        "reported_on": split.test,
-        "metrics": chosen["metrics"],
-        "alternatives": {
-            k: {
-                half: {m: v for m, v in f["metrics"][half].items() if m != "reliability"}
-                for half in ("calibration", "test")
-            }
-            for k, f in fits.items()
-            if k != key
-        },
+    started = time.time()
+    cases = collect(model, squad2, split)
+    trials = []
+    for c in c_grid:
+        choices = out_of_fold(cases, c)
+        brier = figures(cases, choices, 0.5)["all"]["brier"]
+        trials.append((float(brier), c, choices))
+        log.info("C %g: out-of-fold Brier %.4f", c, brier)
+    _, c, choices = min(trials, key=lambda t: t[0])
+    threshold = choose_threshold(cases, choices)
+    final = _model(*_stack(cases), c, threshold)
+    final.model_sha256 = model_fingerprint(model)
+    final.fitted = {
+        "command": "qa calibrate-reader",
+        "articles": sorted(split.calibration),
+        "cases": {k: sum(1 for case in cases if case.kind == k) for k in KINDS},
+        "rows": int(sum(len(case.texts) for case in cases)),
+        "target": f"token F1 >= {CORRECT_F1} with a gold answer (never, when the documents do "
+        "not answer)",
+        "l2": f"C={c}: the lowest out-of-fold Brier score of first choices, 2 folds by article",
+        "threshold": "the lowest at which out-of-fold the reader refuses >= "
+        f"{OUT_OF_CORPUS_TARGET:.0%} of out-of-corpus questions and >= {ADVERSARIAL_TARGET:.0%} "
+        "of SQuAD 2.0 adversarial unanswerable questions (gold passage)",
+        "out_of_fold": figures(cases, choices, threshold),
+        "seconds": round(time.time() - started, 1),
     }
     Path(out).mkdir(parents=True, exist_ok=True)
-    (Path(out) / CALIBRATION_NAME).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
-    return report
-
-
-def _fit(cal_preds: list[Prediction], test_preds: list[Prediction], key: str) -> dict[str, Any]:
-    raw = np.array([p.raw.get(key, -1e9) for p in cal_preds])
-    x, y = isotonic(raw, np.array([correct(p) for p in cal_preds]))
-    cal_fit = apply(cal_preds, key, x, y)
-    threshold = best_threshold(
-        np.array([p.score for p in cal_fit]),
-        np.array([p.answerable for p in cal_fit]),
-        np.array([p.f1 for p in cal_fit]),
-    )
-    return {
-        "isotonic": {"x": [round(v, 6) for v in x], "y": y},
-        "threshold": round(threshold, 6),
-        "metrics": {
-            "calibration": summarize(cal_fit, threshold),
-            "test": summarize(apply(test_preds, key, x, y), threshold),
-        },
-    }
+    final.save(Path(out) / CALIBRATION_NAME)
+    return final.to_dict()
 
 
 def calibrate_from_files(
-    model: str | Path,
-    data: str | Path,
-    no_answer: str | Path | None,
-    split_path: str | Path,
-    out: str | Path,
+    model: str | Path, squad2: str | Path, split_path: str | Path, out: str | Path
 ) -> dict[str, Any]:
-    return calibrate(model, data, no_answer, Split.load(split_path), out)
+    return calibrate(model, squad2, Split.load(split_path), out)
+
+
+def dump(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2)

@@ -35,6 +35,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="SQuAD 2.0 JSON whose unanswerable questions are added (train articles)",
     )
+    p.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="PATH[:N]",
+        help="more SQuAD-format training data (all of it trains; N: a seeded sample of N "
+        "questions); repeatable",
+    )
+    p.add_argument(
+        "--negatives",
+        type=int,
+        default=0,
+        help="add this many unanswerable cases: a training question with the paragraph of "
+        "another article that BM25 retrieves for it",
+    )
+    p.add_argument(
+        "--max-negative-windows",
+        type=int,
+        default=None,
+        help="cap the windows per question that do not hold its answer (long contexts)",
+    )
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (fast on AMX CPUs)")
     p.add_argument("--out", required=True, help="run directory (checkpoints, log, final model)")
     p.add_argument("--base-model", default=None, help="default: the packaged all-MiniLM-L6-v2")
     p.add_argument("--split", default=None, help="reuse this split.json instead of drawing one")
@@ -65,11 +87,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.set_defaults(func=export_handler)
 
     c = subparsers.add_parser(
-        "calibrate-reader", help="fit score calibration + threshold on held-out articles"
+        "calibrate-reader",
+        help="fit the reader's confidence model and threshold on held-out articles",
+        description="Read the calibration half's SQuAD 2.0 questions open-domain, out of corpus "
+        "and over their own paragraph; fit the confidence model and threshold; write "
+        "calibration.json beside the model (qa/train/calibrate.py says how).",
     )
     c.add_argument("--model", required=True, help="artifact dir or HF model dir")
-    c.add_argument("--data", required=True, help="SQuAD 1.1 JSON (answerable)")
-    c.add_argument("--no-answer", default=None, help="SQuAD 2.0 JSON (unanswerable)")
+    c.add_argument("--data", required=True, help="SQuAD 2.0 JSON holding the split's articles")
     c.add_argument("--split", required=True, help="split.json naming calibration/test articles")
     c.add_argument("--out", default=None, help="where calibration.json goes (default: --model)")
     c.set_defaults(func=calibrate_handler)
@@ -78,7 +103,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def train_handler(args: argparse.Namespace, settings: Any = None) -> int:
     from transformers import AutoTokenizer
 
-    from qa.train.data import Split, load_squad, make_split, titles, training_examples
+    from qa.train.data import (
+        Split,
+        load_source,
+        load_squad,
+        make_split,
+        retrieved_negatives,
+        titles,
+        training_examples,
+    )
     from qa.train.features import encode_windows
     from qa.train.trainer import TrainConfig, train
 
@@ -93,6 +126,14 @@ def train_handler(args: argparse.Namespace, settings: Any = None) -> int:
         pool = titles(no_answer) if no_answer else titles(data)
         split = make_split(titles(data + no_answer), pool, n_held_out=args.held_out, seed=args.seed)
     examples = training_examples(data, no_answer, split)
+    held = set(split.held_out)
+    for spec in args.extra:
+        extra = load_source(spec, seed=args.seed)
+        clash = held & {e.title.split("/", 1)[-1] for e in extra}
+        if clash:
+            raise SystemExit(f"train-reader: {spec} holds held-out articles: {sorted(clash)}")
+        examples += extra
+    examples += retrieved_negatives(examples, args.negatives, seed=args.seed)
     if args.max_examples is not None and args.max_examples < len(examples):
         examples = random.Random(args.seed).sample(examples, args.max_examples)
     out = Path(args.out)
@@ -100,7 +141,13 @@ def train_handler(args: argparse.Namespace, settings: Any = None) -> int:
     split.save(out / "split.json")
     base = args.base_model or _packaged_minilm()
     tokenizer = AutoTokenizer.from_pretrained(base)
-    windows = encode_windows(tokenizer, examples, max_length=args.seq_len, stride=args.stride)
+    windows = encode_windows(
+        tokenizer,
+        examples,
+        max_length=args.seq_len,
+        stride=args.stride,
+        max_negative_windows=args.max_negative_windows,
+    )
     cfg = TrainConfig(
         base_model=base,
         out=str(out),
@@ -112,6 +159,7 @@ def train_handler(args: argparse.Namespace, settings: Any = None) -> int:
         lr=args.lr,
         seed=args.seed,
         save_every=args.save_every,
+        bf16=args.bf16,
     )
     print(
         json.dumps(
@@ -140,10 +188,9 @@ def export_handler(args: argparse.Namespace, settings: Any = None) -> int:
 def calibrate_handler(args: argparse.Namespace, settings: Any = None) -> int:
     from qa.train.calibrate import calibrate_from_files
 
-    report = calibrate_from_files(
-        args.model, args.data, args.no_answer, args.split, out=args.out or args.model
-    )
-    print(json.dumps(report, indent=2))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    report = calibrate_from_files(args.model, args.data, args.split, out=args.out or args.model)
+    print(json.dumps(report["fitted"], indent=2))
     return 0
 
 

@@ -131,3 +131,68 @@ def training_examples(data: list[Example], no_answer: list[Example], split: Spli
             seen.add(key)
             out.append(e)
     return out
+
+
+def load_source(spec: str, *, seed: int = 13) -> list[Example]:
+    """``PATH`` or ``PATH:N``: a SQuAD file, or a seeded sample of N of its questions.
+
+    Titles are prefixed with the file's stem so that a title shared by two sources (every
+    SQuADShifts Reddit question is under one title) never joins articles of different origin in
+    the by-article logic, and so that negatives are never drawn from the same source article."""
+    path, sep, cap = spec.rpartition(":")
+    if not sep or not cap.isdigit():
+        path, cap = spec, ""
+    examples = load_squad(path)
+    stem = Path(path).stem
+    examples = [
+        Example(e.id, f"{stem}/{e.title}", e.question, e.context, e.answers) for e in examples
+    ]
+    if cap:
+        n = int(cap)
+        if n < len(examples):
+            examples = random.Random(seed).sample(examples, n)
+    return examples
+
+
+def retrieved_negatives(
+    examples: list[Example], n: int, *, seed: int = 13, max_context_chars: int = 4000
+) -> list[Example]:
+    """Questions paired with the paragraph of *another* article that BM25 ranks first for them.
+
+    These are the unanswerable cases the service meets: retrieval hands the reader a passage on
+    the right topic from a document that does not answer the question. SQuAD 2.0's adversarial
+    questions teach abstention against a paragraph that almost answers; these teach it against
+    a paragraph that is merely about the same thing. A paragraph that happens to contain one of
+    the question's answers is skipped, so a negative is never in fact answerable."""
+    import bm25s
+
+    answerable = [e for e in examples if e.answers]
+    if n <= 0 or not answerable:
+        return []
+    paragraphs: dict[str, str] = {}  # context -> title, first seen
+    for e in examples:
+        if len(e.context) <= max_context_chars:
+            paragraphs.setdefault(e.context, e.title)
+    contexts = list(paragraphs)
+    owners = [paragraphs[c] for c in contexts]
+    retriever = bm25s.BM25()
+    retriever.index(
+        bm25s.tokenize(contexts, stopwords="en", show_progress=False), show_progress=False
+    )
+    picked = random.Random(seed).sample(answerable, min(n, len(answerable)))
+    tokens = bm25s.tokenize([e.question for e in picked], stopwords="en", show_progress=False)
+    k = min(10, len(contexts))
+    docs, _ = retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
+    out: list[Example] = []
+    for e, row in zip(picked, docs, strict=True):
+        golds = [a.lower() for a, _ in e.answers]
+        for j in row:
+            ctx = contexts[int(j)]
+            if owners[int(j)] == e.title:
+                continue
+            low = ctx.lower()
+            if any(g in low for g in golds):
+                continue
+            out.append(Example(f"neg-{e.id}", e.title, e.question, ctx, []))
+            break
+    return out

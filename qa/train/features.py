@@ -28,7 +28,11 @@ def encode_windows(
     max_length: int = 256,
     stride: int = 64,
     max_query_tokens: int = 64,
+    max_negative_windows: int | None = None,
 ) -> list[Window]:
+    """``max_negative_windows`` caps the windows per question that do not hold its answer: a
+    whole scientific paper as context would otherwise give dozens of "not here" windows per
+    question and drown the answerable ones."""
     windows: list[Window] = []
     batch = 256
     for lo in range(0, len(examples), batch):
@@ -44,6 +48,7 @@ def encode_windows(
             return_offsets_mapping=True,
             padding=False,
         )
+        negatives_kept: dict[int, int] = {}
         for i, sample in enumerate(enc["overflow_to_sample_mapping"]):
             ex = chunk[sample]
             seq_ids = enc.sequence_ids(i)
@@ -52,6 +57,10 @@ def encode_windows(
             if ex.answers:
                 text, char_start = ex.answers[0]
                 start, end = _label(seq_ids, offsets, char_start, char_start + len(text))
+            if start == 0 and max_negative_windows is not None:
+                if negatives_kept.get(sample, 0) >= max_negative_windows:
+                    continue
+                negatives_kept[sample] = negatives_kept.get(sample, 0) + 1
             tt = enc["token_type_ids"][i] if "token_type_ids" in enc else [0] * len(seq_ids)
             windows.append(Window(enc["input_ids"][i], tt, start, end))
     return windows

@@ -41,6 +41,7 @@ class TrainConfig:
     seed: int = 13
     save_every: int = 50
     threads: int = 2
+    bf16: bool = False  # autocast matmuls to bfloat16: several times faster on CPUs with AMX
 
 
 def batch_order(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -138,7 +139,8 @@ def train(cfg: TrainConfig, windows: list[Window], *, resume: bool = False) -> P
         for b in batches[pos:]:
             if step >= total:
                 break
-            loss = model(**collate([windows[i] for i in b], pad_id)).loss
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+                loss = model(**collate([windows[i] for i in b], pad_id)).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optim.step()

@@ -128,6 +128,32 @@ def seeds_in_process(seeds_copy: Path) -> dict[str, Any]:
     return summary
 
 
+def test_out_of_corpus_asks_one_articles_questions_of_the_others(capsys, tmp_path: Path):
+    """Normans' answerable questions asked of an index holding only Jacksonville's paragraphs:
+    every one is unanswerable there, and its passages come from the other article."""
+    articles = tmp_path / "articles.json"
+    articles.write_text(json.dumps(["Normans"]))
+    report = tmp_path / "report"
+    s = eval_json(
+        capsys,
+        "eval",
+        str(SAMPLE),
+        "--articles",
+        str(articles),
+        "--out-of-corpus",
+        "--report",
+        str(report),
+    )
+    normans = [e for e in read_squad(SAMPLE, {"Normans"}).examples if e.answerable]
+    assert s["counts"]["questions"] == len(normans) == s["counts"]["unanswerable"]
+    assert s["no_answer_accuracy"] is not None
+    for p in read_predictions(report):
+        assert p["id"].startswith("ooc-")
+        assert all(q["doc_id"].startswith("jacksonville") for q in p["passages"])
+    code, _, err = run_eval(capsys, "eval", str(SAMPLE), "--out-of-corpus", "--no-progress")
+    assert code == 1 and "--out-of-corpus needs SQuAD data and --articles" in err
+
+
 def test_seeds_jsonl_against_the_existing_index(seeds_in_process: dict[str, Any]):
     s = seeds_in_process
     assert s["format"] == "jsonl" and s["counts"] == {

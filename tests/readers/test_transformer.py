@@ -4,7 +4,6 @@ trained reader on a seeds passage."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 from support import SEEDS, save_tiny_bert
 
 from qa.readers.base import Reader
-from qa.readers.transformer import Calibration, TransformerReader, tidy_span, whole_words
+from qa.readers.transformer import TransformerReader, tidy_span, whole_words
 from qa.settings import SHIPPED_READER
 from qa.types import Passage
 
@@ -60,7 +59,7 @@ def test_tiny_model_spans_are_verbatim_with_document_offsets(tiny_model: Path) -
         assert span.text == span.text.strip() and span.text[-1] not in ",;:"
         assert 0.0 <= span.score <= 1.0
         assert span.passage_rank == p.rank
-        assert {"start_logit", "end_logit", "null_margin", "raw_score"} <= set(span.features)
+        assert {"start_logit", "end_logit", "null_margin", "span_logit_raw"} <= set(span.features)
     assert len({(s.doc_id, s.start, s.end) for s in out.spans}) == len(out.spans)
     # without calibration.json the threshold is the neutral 0.5, unless given
     assert reader.default_threshold == 0.5
@@ -128,22 +127,6 @@ def test_tidy_span(text: str, expected: str) -> None:
     assert text[s:e] == expected
 
 
-def test_calibration_file_is_validated(tmp_path: Path) -> None:
-    good = {
-        "input": "null_margin",
-        "isotonic": {"x": [-2.0, 0.0, 3.0], "y": [0.1, 0.4, 0.9]},
-        "threshold": 0.35,
-    }
-    (tmp_path / "calibration.json").write_text(json.dumps(good))
-    cal = Calibration.load(tmp_path / "calibration.json")
-    assert cal.threshold == 0.35
-    assert np.allclose(cal(np.array([-5.0, -1.0, 10.0])), [0.1, 0.25, 0.9])
-    bad = {**good, "isotonic": {"x": [1.0, 0.0], "y": [0.1, 0.2]}}
-    (tmp_path / "calibration.json").write_text(json.dumps(bad))
-    with pytest.raises(ValueError, match="sorted"):
-        Calibration.load(tmp_path / "calibration.json")
-
-
 @pytest.mark.skipif(not (SHIPPED_READER / "model.onnx").exists(), reason="no shipped reader")
 def test_shipped_reader_answers_a_seeds_question() -> None:
     doc_id = "000_5f0f8e843e26db9e"
@@ -160,6 +143,19 @@ def test_shipped_reader_answers_a_seeds_question() -> None:
     assert text[best.start : best.end] == "Alan Alborov"
     assert best.score >= reader.default_threshold > 0.0
     assert out.no_answer < 0.5
+
+
+def test_one_meaning_is_one_scored_answer(tiny_model: Path) -> None:
+    """Every span the reader returns carries its meaning's evidence, and the spans of one meaning
+    share one score."""
+    from qa.answers import group_by_meaning
+
+    out = TransformerReader(tiny_model).read("Who agreed to swear fealty?", passages(), top_n=200)
+    for group in group_by_meaning(out.spans):
+        assert len({sp.score for sp in group}) == 1
+        assert {"share", "log_documents", "dense_top"} <= set(group[0].features)
+    scores = [sp.score for sp in out.spans]
+    assert scores == sorted(scores, reverse=True)
 
 
 def test_windows_of_different_lengths_read_as_if_alone(tiny_model: Path) -> None:

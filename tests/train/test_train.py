@@ -3,7 +3,6 @@ model that resumes exactly, calibration fitting, and the SQuAD metrics."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import shutil
 from pathlib import Path
@@ -13,10 +12,18 @@ import pytest
 from support import save_tiny_bert
 
 from qa.readers.transformer import TransformerReader
-from qa.train.calibrate import best_threshold, isotonic
 from qa.train.cli import main
-from qa.train.data import Example, Split, load_squad, make_split, titles, training_examples
-from qa.train.evaluate import ece, exact_match, f1, normalize
+from qa.train.data import (
+    Example,
+    Split,
+    load_source,
+    load_squad,
+    make_split,
+    retrieved_negatives,
+    titles,
+    training_examples,
+)
+from qa.train.evaluate import exact_match, f1, normalize
 from qa.train.features import encode_windows
 
 CONTEXT = (
@@ -134,7 +141,14 @@ def test_train_smoke_resumes_exactly_and_answers(
     from safetensors.torch import load_file
 
     data, no_answer = squad_files
+    extra = tmp_path / "extra.json"
+    extra.write_text(json.dumps(squad({"Elsewhere": 3})))
     common = [
+        "--extra",
+        f"{extra}:3",
+        "--negatives",
+        "2",
+        "--bf16",
         "--data",
         str(data),
         "--no-answer",
@@ -173,6 +187,8 @@ def test_train_smoke_resumes_exactly_and_answers(
     log = [json.loads(line) for line in (run_b / "train.log").read_text().splitlines()]
     assert log[-1] == {**log[-1], "done": True, "step": 4}
 
+    config = json.loads((run_a / "train_config.json").read_text())
+    assert config["bf16"] is True
     reader = TransformerReader(final)
     out = reader.read("Who ruled Normandy first?", [_passage()])
     assert out.spans and out.spans[0].text == CONTEXT[out.spans[0].start : out.spans[0].end]
@@ -184,23 +200,95 @@ def _passage():  # type: ignore[no-untyped-def]
     return Passage(doc_id="d", chunk_index=0, start=0, end=len(CONTEXT), text=CONTEXT)
 
 
-def test_isotonic_is_monotone_and_fits() -> None:
+def _case(  # type: ignore[no-untyped-def]
+    kind: str, texts: list[str], rows: list[list[float]], answers: list[str], title: str = "T"
+):
+    from qa.eval.formats import Example as EvalExample
+    from qa.readers.confidence import FEATURES
+    from qa.train.calibrate import Case
+
+    ex = EvalExample(id=kind, question="q", answers=answers, title=title)
+    x = np.array([r + [0.0] * (len(FEATURES) - len(r)) for r in rows])
+    return Case(ex, kind, texts, x.reshape(-1, len(FEATURES)))
+
+
+def test_case_labels_follow_the_population() -> None:
+    """Out of corpus nothing is right, whatever the text; elsewhere F1 >= 0.5 is right."""
+    open_ = _case("open_domain", ["Rollo", "Paris"], [[2.0], [1.0]], ["Rollo"])
+    ooc = _case("out_of_corpus", ["Rollo"], [[2.0]], ["Rollo"])
+    assert open_.labels().tolist() == [1.0, 0.0] and ooc.labels().tolist() == [0.0]
+    assert not ooc.answerable and open_.answerable
+
+
+def test_threshold_refuses_each_population_as_targeted() -> None:
+    from qa.train.calibrate import Choice, choose_threshold
+
+    cases = [_case("out_of_corpus", ["x"], [[0.0]], ["x"]) for _ in range(20)]
+    choices = [Choice("x", p, 0.0) for p in np.linspace(0.05, 0.6, 20)]
+    t = choose_threshold(cases, choices, out_of_corpus=0.95, adversarial=0.0)
+    refused = np.mean([c.p < t for c in choices])
+    assert refused >= 0.95
+    # the lowest such threshold: one step lower refuses too few
+    lower = max(c.p for c in choices if c.p < t)
+    assert np.mean([c.p < lower for c in choices]) < 0.95
+
+
+def test_confidence_fit_ranks_and_separates() -> None:
+    """On cases where the null margin tells right from wrong, the fitted model picks the right
+    meaning out of fold and gives it the higher probability."""
+    from qa.train.calibrate import _model, _stack, out_of_fold
+
     rng = np.random.default_rng(0)
-    x = rng.normal(size=500)
-    y = (rng.random(500) < 1 / (1 + np.exp(-2 * x))).astype(float)
-    kx, ky = isotonic(x, y)
-    assert kx == sorted(kx) and len(set(kx)) == len(kx)
-    assert all(b >= a for a, b in itertools.pairwise(ky))
-    fitted = np.interp(x, kx, ky)
-    assert ece(fitted, y) < 0.05
-    assert ky[0] < 0.2 and ky[-1] > 0.8
+    cases = []
+    for k in range(80):
+        good, bad = rng.normal(2.0, 0.5), rng.normal(-1.0, 0.5)
+        rows = [[bad], [good]] if k % 2 else [[good], [bad]]
+        texts = ["Paris", "Rollo"] if k % 2 else ["Rollo", "Paris"]
+        cases.append(_case("open_domain", texts, rows, ["Rollo"], title=f"T{k % 4}"))
+    choices = out_of_fold(cases, 1.0)
+    assert all(ch.text == "Rollo" for ch in choices)
+    model = _model(*_stack(cases), 1.0)
+    assert model.weights[0] > 0
 
 
-def test_best_threshold_balances_answers_and_abstentions() -> None:
-    scores = np.array([0.9, 0.8, 0.3, 0.2, 0.1])
-    answerable = np.array([True, True, False, True, False])
-    f1s = np.array([1.0, 1.0, 0.0, 0.0, 0.0])
-    assert best_threshold(scores, answerable, f1s) == 0.8
+def test_sources_are_prefixed_and_sampled(squad_files: tuple[Path, Path]) -> None:
+    path = squad_files[0]
+    everything = load_source(str(path))
+    assert {e.title.split("/")[0] for e in everything} == {"squad1"}
+    sample = load_source(f"{path}:5", seed=3)
+    assert len(sample) == 5 and sample == load_source(f"{path}:5", seed=3)
+
+
+def test_retrieved_negatives_come_from_other_articles_and_never_answer() -> None:
+    ctx = {
+        "Vikings": "Rollo was a Viking leader who ruled Normandy from Rouen.",
+        "Rivers": "The Seine flows through Rouen and Paris to the English Channel.",
+        "Kings": "King Charles III of West Francia granted land to the Northmen.",
+    }
+    ex = [
+        Example("1", "Vikings", "Who ruled Normandy from Rouen?", ctx["Vikings"], [("Rollo", 0)]),
+        Example("2", "Rivers", "Which river flows through Rouen?", ctx["Rivers"], [("Seine", 4)]),
+        Example("3", "Kings", "Who granted land to the Northmen?", ctx["Kings"], [("King", 0)]),
+    ]
+    negatives = retrieved_negatives(ex, 3, seed=0)
+    assert negatives and all(n.is_impossible for n in negatives)
+    by_q = {e.question: e for e in ex}
+    for n in negatives:
+        source = by_q[n.question]
+        assert n.context != source.context and n.title == source.title
+        assert all(a.lower() not in n.context.lower() for a, _ in source.answers)
+
+
+def test_negative_windows_are_capped(tiny_base: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_base)
+    long = Example("x", "t", "Who ruled Normandy?", CONTEXT * 20, [("Rollo", 0)])
+    all_windows = encode_windows(tok, [long], max_length=64, stride=16)
+    capped = encode_windows(tok, [long], max_length=64, stride=16, max_negative_windows=1)
+    assert len(all_windows) > 3
+    assert [w.start > 0 for w in capped].count(False) == 1
+    assert [w for w in capped if w.start] == [w for w in all_windows if w.start]
 
 
 def test_squad_metrics_use_official_normalisation() -> None:
