@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from qa.chunk import _windows, chunk_document, merge_regions
+from qa.chunk import MAX_SENTENCE_CHARS, _windows, chunk_document, merge_regions
 from qa.embed import Embedder
 from qa.nlp import sentence_spans
 from qa.settings import Settings
@@ -79,3 +79,19 @@ def test_bad_chunk_settings_are_rejected(embedder):
 
 def test_empty_and_whitespace_documents_give_no_chunks(embedder):
     assert chunk_document(Document("d", "   \n\n  "), embedder.count_tokens) == []
+
+
+def test_a_line_over_spacys_limit_is_chunked_with_exact_offsets():
+    """spaCy refuses more than 1,000,000 characters at once (E088); a file with such a line used
+    to abort the whole indexing run (issue 14, finding 3)."""
+    line = "The council met again on Tuesday and voted on the budget. " * 18_000
+    blob = "x" * 50_000  # no sentence end and no space: cut hard
+    text = f"Title\n\n{line}{blob} and then the end.\nLast line.\n"
+    assert len(line) > 1_000_000
+    doc = Document("big", text)
+    chunks = chunk_document(doc, lambda xs: [len(x) // 4 for x in xs], max_tokens=256)
+    assert all(text[c.start : c.end] == c.text and c.text for c in chunks)
+    assert max(len(c.text) for c in chunks) <= MAX_SENTENCE_CHARS
+    assert chunks[0].text == "Title" and chunks[-1].text == "Last line."
+    covered = "".join(c.text for c in chunks)
+    assert covered.count("budget") >= 18_000  # nothing dropped (overlap repeats some)

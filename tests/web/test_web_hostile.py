@@ -77,7 +77,8 @@ def test_a_document_over_the_size_limit_is_413_and_nothing_is_added(
 ) -> None:
     app = make_app(copy=True, api_token=TOKEN, max_document_chars=50_000)
     client = app.test_client()
-    big = {"id": "big", "text": "word " * 20_000}  # 100,000 characters on one line
+    line = "The council met again on Tuesday. " * 3_000  # 102,000 characters on one line
+    big = {"id": "big", "text": line}
     body = {"documents": [{"id": "small", "text": "A small article."}, big]}
     r = check(client.post("/api/documents", json=body, headers=auth()))
     error = error_of(r, 413)
@@ -85,7 +86,7 @@ def test_a_document_over_the_size_limit_is_413_and_nothing_is_added(
     r = check(
         client.post(
             "/api/documents",
-            data={"files": (io.BytesIO(b"x " * 30_000), "huge.txt")},
+            data={"files": (io.BytesIO(line.encode()), "huge.txt")},
             content_type="multipart/form-data",
             headers=auth(),
         )
@@ -122,7 +123,6 @@ def test_bad_dates_in_filters_are_400(client: FlaskClient, check: Check) -> None
         {"date_to": "2024-13-45"},
         {"date_from": "2024-02-30"},
         {"date_from": "20240101"},
-        {"date_from": "2024-05-01", "date_to": "2024-01-01"},
     ):
         r = check(client.post("/api/ask", json={"question": CHAIRMAN_Q, "filters": filters}))
         assert "date" in error_of(r, 400)["message"]
