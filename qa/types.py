@@ -96,16 +96,6 @@ class Filters(Serializable):
             value = getattr(self, key)
             if value is not None and not _is_iso_date(value):
                 raise ValueError(f"filter {key!r} must be a date as YYYY-MM-DD, not {value!r}")
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise ValueError(f"filter date_from {self.date_from} is after date_to {self.date_to}")
-
-    def __post_init__(self) -> None:
-        # a date that is not one would compare lexically with every stored date and silently
-        # match nothing (or everything)
-        for key in ("date_from", "date_to"):
-            value = getattr(self, key)
-            if value is not None and not _is_iso_date(value):
-                raise ValueError(f"filter {key!r} must be a date as YYYY-MM-DD, not {value!r}")
 
     def is_empty(self) -> bool:
         return not (self.doc_ids or self.sources or self.date_from or self.date_to)
