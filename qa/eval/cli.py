@@ -87,7 +87,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from qa.eval import report, runner
-    from qa.eval.formats import Dataset, load_dataset, out_of_corpus, read_article_selection
+    from qa.eval.formats import (
+        Dataset,
+        load_dataset,
+        out_of_corpus,
+        read_article_selection,
+        read_squad,
+    )
 
     if args.url and args.index:
         raise ValueError("--index is for in-process runs; the service at --url has its own")
@@ -100,7 +106,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             raise ValueError("--out-of-corpus needs SQuAD data and --articles")
         if args.gold_passage:
             raise ValueError("--out-of-corpus asks open-domain; drop --gold-passage")
-        data = out_of_corpus(data, load_dataset(args.data, None, args.qrels))
+        data = out_of_corpus(data, read_squad(args.data))
     temp: str | None = None
     target: Any
     if args.url:
