@@ -57,6 +57,8 @@ def _check_batch_work(questions: int, top_k: Any) -> None:
     work grows with questions x passages, and one request must not hold a worker for minutes."""
     settings = state().settings
     k = top_k if isinstance(top_k, int) and not isinstance(top_k, bool) else settings.top_k
+    if not 1 <= k <= settings.max_top_k:
+        return  # the library answers a bad top_k with its own 400
     if questions * k > settings.max_batch_passages:
         raise ApiError(
             413,
