@@ -1,14 +1,15 @@
 """Read articles from disk (or JSON records) into :class:`~qa.types.Document`.
 
 Formats: ``.txt`` and ``.md`` (one article per file, the file stem is its id), ``.html``/``.htm``
-(the visible text of the page), ``.jsonl`` (one article per line: ``id``, ``text``, optional
-``title``, ``source``, ``date``, ``url``).
+(the article trafilatura finds on the page, see :mod:`qa.loaders.web`), ``.jsonl`` (one article
+per line: ``id``, ``text``, optional ``title``, ``source``, ``date``, ``url``).
 
 A corpus is whatever a user points at, so nothing in it may stop a run: every file or line that
 cannot be used becomes a :class:`~qa.types.LoadProblem` naming it and saying why, and loading goes
 on. Text is kept exactly as decoded (no newline or whitespace normalization) because every offset
-the service returns must slice the file as it is on disk; for HTML the offsets point into the
-extracted text instead, which is what the index stores.
+the service returns must slice the file as it is on disk; for extracted formats (HTML) the offsets
+point into the extracted text instead, which is what the index stores. Only plain text goes through
+our line cleaner (:mod:`qa.clean`): extractors already leave page furniture out.
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ from __future__ import annotations
 import codecs
 import json
 import os
-import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 from qa.clean import content_regions
 from qa.errors import BadInput
+from qa.loaders import Extracted, ExtractError
 from qa.metadata import MAX_TITLE_CHARS, extract_metadata, parse_date
 from qa.types import Document, LoadProblem
 from qa.validate import json_unicode_problem
@@ -86,9 +85,12 @@ def _make_document(
     source: str | None = None,
     date: str | None = None,
     url: str | None = None,
+    author: str | None = None,
+    clean: bool = True,
 ) -> Document:
-    """Clean and fill in what the caller did not know from the text itself."""
-    content = content_regions(text)
+    """Clean (unless an extractor already did) and fill in what the caller did not know from the
+    text itself."""
+    content = content_regions(text) if clean else [(0, len(text))]
     if not content:
         raise LoadError("no article text: every line looks like page boilerplate")
     meta = extract_metadata(text, content, path)
@@ -101,6 +103,21 @@ def _make_document(
         url=url,
         path=path,
         content=content,
+        author=author,
+    )
+
+
+def _extracted_document(doc_id: str, found: Extracted, path: str) -> Document:
+    return _make_document(
+        doc_id,
+        found.text,
+        path,
+        title=found.title,
+        source=found.source,
+        date=found.date,
+        url=found.url,
+        author=found.author,
+        clean=False,
     )
 
 
@@ -172,174 +189,6 @@ def _words(spaced: str) -> frozenset[str]:
     return frozenset(spaced.split())
 
 
-# -- HTML -----------------------------------------------------------------------------------------
-
-#: never visible or never article text, wherever they are
-_SKIP_TAGS = _words(
-    "script style noscript template svg nav aside form button select textarea iframe object canvas"
-)
-#: page chrome unless inside <article>/<main>, where <header> holds the headline
-_CHROME_TAGS = frozenset({"header", "footer"})
-_VOID_TAGS = _words("area base br col embed hr img input link meta source track wbr")
-#: tags that end a paragraph (blank line) or a line (single newline)
-_PARAGRAPH_TAGS = _words(
-    "p div section article main h1 h2 h3 h4 h5 h6 ul ol table blockquote pre figure "
-    "figcaption dl address hr header footer details summary"
-)
-_LINE_TAGS = _words("br li tr dt dd td th caption")
-_DATE_META = _words(
-    "article:published_time og:published_time date pubdate publishdate dc.date "
-    "dc.date.issued datepublished sailthru.date"
-)
-
-
-@dataclass
-class HtmlPage:
-    text: str
-    title: str | None = None
-    date: str | None = None
-    source: str | None = None
-    url: str | None = None
-    h1: list[str] = field(default_factory=list)
-
-
-class _VisibleText(HTMLParser):
-    """Collect what a browser would show as the article: block elements become line breaks,
-    runs of whitespace inside a block collapse (they are not visible), entities are unescaped."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.pending = 0  # newlines owed before the next visible text
-        self.skipping: list[str] = []
-        self.content_depth = 0  # open <article>/<main> elements
-        self.pre = 0
-        self.in_title = False
-        self.in_h1 = False
-        self.title_parts: list[str] = []
-        self.h1_parts: list[str] = []
-        self.page = HtmlPage("")
-
-    # -- structure
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k.lower(): (v or "") for k, v in attrs}
-        if tag == "meta":
-            self._meta(a)
-        elif tag == "link" and "canonical" in a.get("rel", "").lower().split():
-            self.page.url = self.page.url or a.get("href") or None
-        if tag == "title" and not self.skipping:  # an <svg> has <title>s too
-            self.in_title = True
-            return
-        if tag in _VOID_TAGS:
-            if tag in ("br", "hr") and not self.skipping:
-                self._break(1 if tag == "br" else 2)
-            return
-        hidden = (
-            "hidden" in a
-            or a.get("aria-hidden", "").lower() == "true"
-            or re.search(r"display\s*:\s*none", a.get("style", ""), re.IGNORECASE) is not None
-        )
-        chrome = tag in _CHROME_TAGS and not self.content_depth
-        if self.skipping or tag in _SKIP_TAGS or chrome or hidden:
-            self.skipping.append(tag)
-            return
-        if tag in ("article", "main"):
-            self.content_depth += 1
-        if tag == "pre":
-            self.pre += 1
-        if tag == "h1":
-            self.in_h1 = True
-            self.h1_parts = []
-        self._block(tag)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _VOID_TAGS:
-            self.handle_starttag(tag, attrs)  # <br/>, <meta .../>
-        # a self-closed <div/> has no content to show
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title" and self.in_title:
-            self.in_title = False
-            return
-        if self.skipping:
-            if tag in self.skipping:  # tolerate unclosed children of the skipped element
-                while self.skipping.pop() != tag:
-                    pass
-            return
-        if tag in ("article", "main") and self.content_depth:
-            self.content_depth -= 1
-        if tag == "pre" and self.pre:
-            self.pre -= 1
-        if tag == "h1" and self.in_h1:
-            self.in_h1 = False
-            heading = " ".join("".join(self.h1_parts).split())
-            if heading:
-                self.page.h1.append(heading)
-        self._block(tag)
-
-    def _meta(self, a: dict[str, str]) -> None:
-        key = (a.get("property") or a.get("name") or a.get("itemprop") or "").lower()
-        value = a.get("content", "").strip()
-        if not value:
-            return
-        if key in _DATE_META and not self.page.date:
-            self.page.date = parse_date(value)
-        elif key == "og:site_name" and not self.page.source:
-            self.page.source = value
-        elif key == "og:url" and not self.page.url:
-            self.page.url = value
-        elif key == "og:title" and not self.page.title:
-            self.page.title = value
-
-    # -- text
-
-    def _block(self, tag: str) -> None:
-        if tag in _PARAGRAPH_TAGS:
-            self._break(2)
-        elif tag in _LINE_TAGS:
-            self._break(1)
-
-    def _break(self, n: int) -> None:
-        self.pending = max(self.pending, n)
-
-    def handle_data(self, data: str) -> None:
-        if self.in_title:
-            self.title_parts.append(data)
-            return
-        if self.skipping:
-            return
-        if self.in_h1:
-            self.h1_parts.append(data)
-        text = data if self.pre else re.sub(r"\s+", " ", data)
-        after_space = self.pending or not self.out or self.out[-1].endswith(("\n", " "))
-        if after_space and not self.pre:
-            text = text.lstrip(" ")
-        if not text:
-            return
-        if self.pending and self.out:
-            self.out[-1] = self.out[-1].rstrip(" ")
-            self.out.append("\n" * self.pending)
-        self.pending = 0
-        self.out.append(text)
-
-    def result(self) -> HtmlPage:
-        self.close()
-        text = re.sub(r"[ \t]+\n", "\n", "".join(self.out)).strip()
-        page = self.page
-        page.text = text
-        title = " ".join("".join(self.title_parts).split())
-        page.title = (page.h1[0] if page.h1 else None) or page.title or title or None
-        return page
-
-
-def extract_html(markup: str) -> HtmlPage:
-    """The visible article text of an HTML page and what its markup says about it."""
-    parser = _VisibleText()
-    parser.feed(markup)
-    return parser.result()
-
-
 # -- files ----------------------------------------------------------------------------------------
 
 
@@ -381,11 +230,13 @@ def _load(path: Path, shown: str) -> tuple[Located, list[LoadProblem]]:
         return _load_jsonl(text, shown)
     doc_id = _check_id(path.stem)
     if suffix in HTML_SUFFIXES:
-        page = extract_html(text)
-        if not page.text:
-            raise LoadError("no visible text in the HTML page")
-        meta = {"title": page.title, "source": page.source, "date": page.date, "url": page.url}
-        return [(_make_document(doc_id, page.text, shown, **meta), shown)], []
+        from qa.loaders.web import extract_web_page
+
+        try:
+            found = extract_web_page(text)
+        except ExtractError as exc:
+            raise LoadError(str(exc)) from None
+        return [(_extracted_document(doc_id, found, shown), shown)], []
     return [(_make_document(doc_id, text, shown), shown)], []
 
 

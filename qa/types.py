@@ -45,6 +45,7 @@ class Document(Serializable):
     url: str | None = None
     path: str | None = None
     content: list[tuple[int, int]] = field(default_factory=list)
+    author: str | None = None  # as the file states it (web page, PDF or Word metadata)
 
     def __post_init__(self) -> None:
         if not self.content:

@@ -11,7 +11,7 @@ import pytest
 from support import SEEDS
 
 from qa.clean import content_regions
-from qa.load import LoadError, documents_from_records, extract_html, load_documents, load_file
+from qa.load import LoadError, documents_from_records, load_documents, load_file
 from qa.types import Document, LoadProblem
 
 
@@ -74,40 +74,45 @@ def test_markdown_title_and_bom(tmp_path: Path) -> None:
 HTML = """<!DOCTYPE html>
 <html><head><title>Treaty signed - Example News</title>
 <meta property="og:site_name" content="Example News">
+<meta name="author" content="Jo Smith">
 <meta property="article:published_time" content="2015-03-18T10:00:00Z">
 <link rel="canonical" href="https://example.com/treaty">
 <style>p { color: red }</style><script>var s = "<p>not text</p>";</script></head>
-<body><header><nav><a href="/">Home</a> <a href="/world">World</a></nav></header>
+<body><header><nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav>
+</header>
 <article><header><h1>Russia and South&nbsp;Ossetia sign a treaty</h1></header>
 <p>The treaty was   signed
-on Wednesday &amp; lasts 25 years.</p>
-<p>A <b>second</b> paragraph.<br>With a line break.</p>
-<div hidden>hidden text</div><svg><title>share icon</title></svg>
-</article><aside>Related stories</aside><footer>Contact the newsroom</footer>
+on Wednesday &amp; lasts 25 years, the two sides said in a joint statement after the talks.</p>
+<p>A <b>second</b> paragraph says that border guards of both countries will patrol together.</p>
+<p>Critics in Tbilisi called the treaty a step towards annexation of the breakaway region.</p>
+<div hidden>hidden text</div>
+</article><aside>Related stories</aside>
+<section class="comments"><h3>2 Comments</h3><p>What a disgrace, says Bob.</p></section>
+<footer>Contact the newsroom</footer>
 <script>track("pageview")</script></body></html>
 """
 
 
-def test_html_visible_text_title_and_markup_metadata(tmp_path: Path) -> None:
+def test_html_article_text_and_metadata_by_trafilatura(tmp_path: Path) -> None:
     (doc,) = load_file(write(tmp_path / "page.html", HTML))
-    assert doc.text == (
-        "Russia and South Ossetia sign a treaty\n\n"
-        "The treaty was signed on Wednesday & lasts 25 years.\n\n"
-        "A second paragraph.\nWith a line break."
-    )
-    for gone in ("not text", "pageview", "Home", "hidden text", "share icon", "Related", "Contact"):
+    assert "The treaty was signed on Wednesday & lasts 25 years" in doc.text
+    assert "border guards" in doc.text and "Critics in Tbilisi" in doc.text
+    for gone in ("not text", "pageview", "Home", "hidden text", "Related", "Contact", "Bob"):
         assert gone not in doc.text
     assert doc.id == "page"
-    assert doc.title == "Russia and South Ossetia sign a treaty"  # <h1> over <title>
+    assert doc.title == "Russia and South Ossetia sign a treaty"
+    assert doc.author == "Jo Smith"
     assert doc.date == "2015-03-18" and doc.source == "Example News"
     assert doc.url == "https://example.com/treaty"
-    assert doc.content == content_regions(doc.text)  # offsets point into the extracted text
+    # nothing of the extracted text is cleaned away: offsets point into what the index stores
+    assert doc.content == [(0, len(doc.text))]
 
 
-def test_html_without_h1_uses_title_and_survives_bad_markup() -> None:
-    page = extract_html("<title> Plain  page </title><p>Text <i>unclosed<div>More text")
-    assert page.title == "Plain page"
-    assert page.text == "Text unclosed\n\nMore text"
+def test_html_without_article_text_is_a_problem(tmp_path: Path) -> None:
+    path = write(tmp_path / "empty.html", "<html><head><title>Nothing</title></head><body></body>")
+    docs, problems = load_documents([path])
+    assert docs == []
+    assert reasons(problems) == {str(path): "no article text found in the HTML page"}
 
 
 def test_jsonl_records_lines_and_problems(tmp_path: Path) -> None:
@@ -190,7 +195,7 @@ def test_bad_files_are_reported_and_skipped(tmp_path: Path) -> None:
     assert [d.id for d in docs] == ["good"]
     got = {Path(k).name: v for k, v in reasons(problems).items()}
     assert got == {
-        "bad#id.txt": "document id 'bad#id' contains '/' or '#'",
+        "bad#id.txt": "document id 'bad#id' contains '/', '\\' or '#'",
         "blank.md": "no text (only whitespace)",
         "empty.txt": "empty file",
         "image.txt": "not UTF-8 text (undecodable byte 0x89 at offset 0)",
