@@ -18,7 +18,7 @@ from typing import Any
 
 from qa.answers import aggregate
 from qa.chunk import chunk_document, split_oversized
-from qa.embed import Embedder, model_fingerprint
+from qa.embed import Embedder
 from qa.errors import BadInput, TooLarge
 from qa.readers import Reader, make_reader
 from qa.retrieve import Retriever
@@ -53,7 +53,9 @@ class QAService:
     ) -> None:
         self.settings = settings or Settings.from_env()
         self.embedder = embedder or Embedder(
-            self.settings.embed_model, self.settings.embed_batch_size
+            self.settings.embed_model,
+            self.settings.embed_batch_size,
+            backend=self.settings.embed_backend,
         )
         self._reader = reader
         self._store: Store | None = None
@@ -94,7 +96,8 @@ class QAService:
     def _store_config(self) -> dict[str, Any]:
         return {
             "model": self.settings.embed_model,
-            "model_fingerprint": model_fingerprint(self.settings.embed_model),
+            # the variant too (torch, ONNX int8): their vectors differ slightly
+            "model_fingerprint": self.embedder.fingerprint,
             "dimension": self.embedder.dimension,
             "chunk_tokens": self.settings.chunk_tokens,
             "chunk_overlap": self.settings.chunk_overlap,

@@ -37,6 +37,7 @@ class Settings:
     # models
     embed_model: str = ""  # empty: the packaged all-MiniLM-L6-v2
     embed_batch_size: int = 32
+    embed_backend: str = "auto"  # auto: the shipped ONNX int8 for the packaged model | torch
     reader: str = "auto"  # auto | transformer | heuristic
     reader_model: str = ""  # empty: the shipped trained reader
     answer_threshold: float | None = None  # None: the reader's calibrated default

@@ -12,7 +12,7 @@ import pytest
 from support import CHAIRMAN, CHAIRMAN_DOC, CHAIRMAN_Q, SEEDS, SEEDS_DEV
 
 from qa.embed import Embedder
-from qa.errors import BadInput, DocumentNotFound, IndexVersionMismatch, TooLarge
+from qa.errors import BadInput, DocumentNotFound, IndexVersionMismatch, ModelMismatch, TooLarge
 from qa.service import QAService
 from qa.settings import Settings
 from qa.types import Document, Passage
@@ -194,3 +194,16 @@ def test_health_reports_counts_and_models(seeds_service):
     health = seeds_service.health()
     assert health["documents"] == 5 and health["chunks"] > 5
     assert health["reader"] and health["embed_model"]
+
+def test_an_index_built_by_one_encoder_variant_refuses_another(tmp_path: Path):
+    """torch fp32 and ONNX int8 vectors of the same model differ slightly: never mixed."""
+    doc = Document("d", "Tskhinvali is the capital of South Ossetia. Its parliament met today.")
+    built = QAService(Settings(index_dir=tmp_path / "index", embed_backend="torch"))
+    built.add_documents([doc])
+    built.close()
+    other = QAService(Settings(index_dir=tmp_path / "index"))  # auto: the shipped ONNX int8
+    assert other.embedder.backend == "onnx-int8"
+    with pytest.raises(ModelMismatch, match="rebuild"):
+        other.search("What is the capital of South Ossetia?")
+    same = QAService(Settings(index_dir=tmp_path / "index", embed_backend="torch"))
+    assert same.search("What is the capital of South Ossetia?")[0].doc_id == "d"
