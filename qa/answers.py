@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from qa.nlp import sentence_spans
+from qa.pages import page_in
 from qa.types import Answer, Citation, Passage, ReaderOutput, Span
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
@@ -139,6 +140,9 @@ def aggregate(
                     end=span.end,
                     sentence_start=s_start,
                     sentence_end=s_end,
+                    page=None
+                    if passage.page is None
+                    else page_in(passage.text, passage.page, span.start - passage.start),
                 )
             )
         if best_passage is None:

@@ -1,15 +1,16 @@
 """Read articles from disk (or JSON records) into :class:`~qa.types.Document`.
 
 Formats: ``.txt`` and ``.md`` (one article per file, the file stem is its id), ``.html``/``.htm``
-(the article trafilatura finds on the page, see :mod:`qa.loaders.web`), ``.jsonl`` (one article
-per line: ``id``, ``text``, optional ``title``, ``source``, ``date``, ``url``).
+(the article trafilatura finds on the page, see :mod:`qa.loaders.web`), ``.pdf`` (pypdf, pages
+kept: :mod:`qa.pages`), ``.docx`` (python-docx), ``.jsonl`` (one article per line: ``id``,
+``text``, optional ``title``, ``source``, ``date``, ``url``).
 
 A corpus is whatever a user points at, so nothing in it may stop a run: every file or line that
 cannot be used becomes a :class:`~qa.types.LoadProblem` naming it and saying why, and loading goes
 on. Text is kept exactly as decoded (no newline or whitespace normalization) because every offset
-the service returns must slice the file as it is on disk; for extracted formats (HTML) the offsets
-point into the extracted text instead, which is what the index stores. Only plain text goes through
-our line cleaner (:mod:`qa.clean`): extractors already leave page furniture out.
+the service returns must slice the file as it is on disk; for extracted formats (HTML, PDF, Word)
+the offsets point into the extracted text instead, which is what the index stores. Only plain text
+goes through our line cleaner (:mod:`qa.clean`): extractors already leave page furniture out.
 """
 
 from __future__ import annotations
@@ -30,8 +31,12 @@ from qa.validate import json_unicode_problem
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
+PDF_SUFFIXES = frozenset({".pdf"})
+WORD_SUFFIXES = frozenset({".docx"})
 JSONL_SUFFIXES = frozenset({".jsonl"})
-SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+#: formats whose text a library extracts (offsets point into that text, not the file)
+EXTRACTED_SUFFIXES = HTML_SUFFIXES | PDF_SUFFIXES | WORD_SUFFIXES
+SUFFIXES = TEXT_SUFFIXES | EXTRACTED_SUFFIXES | JSONL_SUFFIXES
 MAX_ID_CHARS = 200
 RECORD_FIELDS = ("id", "text", "title", "source", "date", "url")
 
@@ -192,18 +197,20 @@ def _words(spaced: str) -> frozenset[str]:
 # -- files ----------------------------------------------------------------------------------------
 
 
-def _read_text(path: Path) -> str:
-    """The file decoded as UTF-8 (a BOM is dropped), or a LoadError saying why not."""
+def _read_bytes(path: Path) -> bytes:
+    """The file's bytes, or a LoadError saying why not."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except PermissionError:
         raise LoadError("cannot read: permission denied") from None
     except IsADirectoryError:
         raise LoadError("is a directory") from None
     except OSError as exc:
         raise LoadError(f"cannot read: {exc.strerror or exc}") from None
-    if not data:
-        raise LoadError("empty file")
+
+
+def _decode(data: bytes) -> str:
+    """The bytes decoded as UTF-8 (a BOM is dropped), or a LoadError saying why not."""
     encoding = "utf-8-sig" if data.startswith(codecs.BOM_UTF8) else "utf-8"
     try:
         text = data.decode(encoding)
@@ -218,26 +225,50 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def _load(path: Path, shown: str) -> tuple[Located, list[LoadProblem]]:
-    """Documents of one file plus the problems of its lines (jsonl); a LoadError when the file as
-    a whole cannot be used. ``shown`` is the path as the user gave it."""
-    suffix = path.suffix.lower()
+def _check_suffix(name: str) -> str:
+    suffix = Path(name).suffix.lower()
     if suffix not in SUFFIXES:
         expected = ", ".join(sorted(SUFFIXES))
         raise LoadError(f"unsupported file type {suffix or '(none)'!r} (expected {expected})")
-    text = _read_text(path)
-    if suffix in JSONL_SUFFIXES:
-        return _load_jsonl(text, shown)
-    doc_id = _check_id(path.stem)
-    if suffix in HTML_SUFFIXES:
+    return suffix
+
+
+def _extract(suffix: str, data: bytes) -> Extracted:
+    """Text and metadata of a format that needs a library to read it."""
+    try:
+        if suffix in PDF_SUFFIXES:
+            from qa.loaders.pdf import extract_pdf
+
+            return extract_pdf(data)
+        if suffix in WORD_SUFFIXES:
+            from qa.loaders.word import extract_docx
+
+            return extract_docx(data)
         from qa.loaders.web import extract_web_page
 
-        try:
-            found = extract_web_page(text)
-        except ExtractError as exc:
-            raise LoadError(str(exc)) from None
-        return [(_extracted_document(doc_id, found, shown), shown)], []
-    return [(_make_document(doc_id, text, shown), shown)], []
+        return extract_web_page(_decode(data))
+    except ExtractError as exc:
+        raise LoadError(str(exc)) from None
+
+
+def _load(path: Path, shown: str) -> tuple[Located, list[LoadProblem]]:
+    """Documents of one file plus the problems of its lines (jsonl); a LoadError when the file as
+    a whole cannot be used. ``shown`` is the path as the user gave it."""
+    _check_suffix(path.name)
+    return _load_data(path.name, _read_bytes(path), shown)
+
+
+def _load_data(name: str, data: bytes, shown: str) -> tuple[Located, list[LoadProblem]]:
+    """Documents of a file's bytes; ``name`` (the file name) gives its format and id."""
+    suffix = _check_suffix(name)
+    if not data:
+        raise LoadError("empty file")
+    if suffix in JSONL_SUFFIXES:
+        return _load_jsonl(_decode(data), shown)
+    doc_id = _check_id(Path(name).stem)
+    if suffix in EXTRACTED_SUFFIXES:
+        return [(_extracted_document(doc_id, _extract(suffix, data), shown), shown)], []
+    return [(_make_document(doc_id, _decode(data), shown), shown)], []
 
 
 def _load_jsonl(text: str, shown: str) -> tuple[Located, list[LoadProblem]]:

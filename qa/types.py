@@ -152,6 +152,7 @@ class Passage(Serializable):
     score: float = 0.0
     rank: int = 0
     scores: dict[str, float] = field(default_factory=dict)
+    page: int | None = None  # 1-based page where the passage starts (PDFs; None: no pages)
 
     @property
     def chunk_id(self) -> str:
@@ -197,6 +198,7 @@ class Citation(Serializable):
     end: int
     sentence_start: int
     sentence_end: int
+    page: int | None = None  # 1-based page of the answer span (PDFs; None: no pages)
 
 
 @dataclass

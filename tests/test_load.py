@@ -219,8 +219,8 @@ def test_unreadable_file_is_reported(tmp_path: Path) -> None:
 def test_load_file_raises_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(LoadError, match="empty file"):
         load_file(write(tmp_path / "empty.txt", ""))
-    with pytest.raises(LoadError, match=r"unsupported file type '\.pdf'"):
-        load_file(write(tmp_path / "doc.pdf", "x"))
+    with pytest.raises(LoadError, match=r"unsupported file type '\.odt'"):
+        load_file(write(tmp_path / "doc.odt", "x"))
 
 
 def test_directories_recurse_sorted_skipping_hidden_and_other_types(tmp_path: Path) -> None:
@@ -238,11 +238,11 @@ def test_directories_recurse_sorted_skipping_hidden_and_other_types(tmp_path: Pa
 
 
 def test_explicit_unknown_type_and_missing_paths_are_problems(tmp_path: Path) -> None:
-    pdf = write(tmp_path / "doc.pdf", "x")
-    docs, problems = load_documents([pdf, tmp_path / "missing.txt"])
+    rtf = write(tmp_path / "doc.rtf", "x")
+    docs, problems = load_documents([rtf, tmp_path / "missing.txt"])
     assert docs == []
     got = reasons(problems)
-    assert got[str(pdf)].startswith("unsupported file type '.pdf'")
+    assert got[str(rtf)].startswith("unsupported file type '.rtf'")
     assert got[str(tmp_path / "missing.txt")] == "no such file or directory"
 
 
