@@ -12,6 +12,7 @@ import logging
 import threading
 from pathlib import Path
 
+import faiss
 import numpy as np
 
 from qa.embed import Embedder
@@ -51,13 +52,21 @@ class Retriever:
         # builds are numbered when they start; a slower, older one never replaces a newer one
         self._builds = itertools.count(1)
         self._installed = 0
+        # document rows of the generation last synced: a search cites a handful of documents, and
+        # asking SQLite for each one again was most of the cost of fetching its passages
+        self._infos: dict[str, DocumentInfo] = {}
+        self._infos_generation = -1
 
     def sync(self, wait: bool = False) -> None:
         """Pick up writes (ours or another process's) before searching. A large lexical index is
         rebuilt in the background (see ``BACKGROUND_REBUILD_CHUNKS``) unless ``wait``."""
         with self._lock:
             self.store.refresh()
-            if self.lexical.generation == self.store.generation():
+            generation = self.store.generation()
+            if generation != self._infos_generation:
+                self._infos = {}
+                self._infos_generation = generation
+            if self.lexical.generation == generation:
                 return
             if (
                 wait
@@ -123,6 +132,7 @@ class Retriever:
         query_vector: np.ndarray | None = None,
     ) -> list[Passage]:
         self.sync()
+        _one_openmp_thread()
         allowed = None if filters is None or filters.is_empty() else self.store.chunk_ids(filters)
         pool = max(self.candidates, top_k)
         if query_vector is None:
@@ -153,16 +163,35 @@ class Retriever:
                 entry["rrf"] += 1.0 / (self.rrf_k + rank)
         ranked = sorted(scores.items(), key=lambda kv: (-kv[1]["rrf"], kv[0]))[:top_k]
         chunks = self.store.get_chunks([cid for cid, _ in ranked])
-        docs: dict[str, DocumentInfo] = {}
         passages = []
         for rank, (cid, entry) in enumerate(ranked, start=1):
             chunk = chunks.get(cid)
             if chunk is None:  # deleted between search and fetch
                 continue
-            if chunk.doc_id not in docs:
-                docs[chunk.doc_id] = self.store.document_info(chunk.doc_id)
-            passages.append(_passage(chunk, docs[chunk.doc_id], entry, rank))
+            passages.append(_passage(chunk, self._document_info(chunk.doc_id), entry, rank))
         return passages
+
+    def _document_info(self, doc_id: str) -> DocumentInfo:
+        """From the cache of the synced generation (a write moves the generation and empties
+        it; a document deleted since reads as missing from the store, as before)."""
+        info = self._infos.get(doc_id)
+        if info is None:
+            info = self.store.document_info(doc_id)
+            self._infos[doc_id] = info
+        return info
+
+
+_threads = threading.local()
+
+
+def _one_openmp_thread() -> None:
+    """One query is too small to split across cores: FAISS would start an OpenMP team for every
+    search, and its threads spin at each barrier, costing far more CPU than the search itself
+    (milliseconds instead of microseconds, and worse when the cores are busy). The setting is
+    per thread (each server thread sets it once), so bulk work elsewhere keeps its threads."""
+    if not getattr(_threads, "set", False):
+        faiss.omp_set_num_threads(1)
+        _threads.set = True
 
 
 def _passage(chunk: Chunk, info: DocumentInfo, entry: dict[str, float], rank: int) -> Passage:

@@ -130,3 +130,32 @@ def test_large_bm25_index_is_rebuilt_off_the_search_path(seeds_index_dir, seeds_
     assert all(p.doc_id != "zz" for p in svc.search("Zorbulan quintessa", top_k=3))
     assert retriever.wait_for_rebuild(60)
     svc.close()
+
+
+def test_a_replaced_document_is_cited_with_its_new_title(tmp_path):
+    """Document rows are cached per store generation: a write must not leave the old title."""
+    text = "Tskhinvali is the capital of South Ossetia. Its parliament met on Monday."
+    svc = QAService(Settings(index_dir=tmp_path / "index"))
+    svc.add_documents([Document("d", text, title="Old title")])
+    question = "What is the capital of South Ossetia?"
+    assert svc.search(question)[0].title == "Old title"
+    svc.add_documents([Document("d", text + " It adjourned.", title="New title")])
+    assert svc.search(question)[0].title == "New title"
+    svc.close()
+
+
+def test_searches_in_threads_agree_with_one_by_one(seeds_service):
+    """Each server thread searches with its own single-threaded FAISS (OpenMP) setting."""
+    questions = [CHAIRMAN_Q, "Botsiyev", "South Ossetia treaty with Russia", "GDP"]
+    alone = [[p.chunk_id for p in seeds_service.search(q, top_k=5)] for q in questions]
+    found: dict[int, list[str]] = {}
+
+    def run(i: int) -> None:
+        found[i] = [p.chunk_id for p in seeds_service.search(questions[i], top_k=5)]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(questions))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [found[i] for i in range(len(questions))] == alone
