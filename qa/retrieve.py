@@ -16,7 +16,9 @@ import faiss
 import numpy as np
 
 from qa.embed import Embedder
+from qa.errors import DocumentNotFound
 from qa.lexical import LexicalIndex
+from qa.pages import is_paged, page_at, page_starts
 from qa.store.base import Store
 from qa.types import Chunk, DocumentInfo, Filters, Passage
 
@@ -56,6 +58,8 @@ class Retriever:
         # asking SQLite for each one again was most of the cost of fetching its passages
         self._infos: dict[str, DocumentInfo] = {}
         self._infos_generation = -1
+        #: where each page of a paged document (PDF) begins, cached like the document rows
+        self._pages: dict[str, list[int]] = {}
 
     def sync(self, wait: bool = False) -> None:
         """Pick up writes (ours or another process's) before searching. A large lexical index is
@@ -65,6 +69,7 @@ class Retriever:
             generation = self.store.generation()
             if generation != self._infos_generation:
                 self._infos = {}
+                self._pages = {}
                 self._infos_generation = generation
             if self.lexical.generation == generation:
                 return
@@ -168,8 +173,26 @@ class Retriever:
             chunk = chunks.get(cid)
             if chunk is None:  # deleted between search and fetch
                 continue
-            passages.append(_passage(chunk, self._document_info(chunk.doc_id), entry, rank))
+            try:
+                info = self._document_info(chunk.doc_id)
+            except DocumentNotFound:  # deleted between fetching its chunk and its document
+                continue
+            passage = _passage(chunk, info, entry, rank)
+            if is_paged(info.path):
+                try:
+                    passage.page = page_at(self._page_starts(chunk.doc_id), chunk.start)
+                except DocumentNotFound:
+                    continue
+            passages.append(passage)
         return passages
+
+    def _page_starts(self, doc_id: str) -> list[int]:
+        """Read once per generation: only paged documents need their text for this."""
+        starts = self._pages.get(doc_id)
+        if starts is None:
+            starts = page_starts(self.store.get_document(doc_id).text)
+            self._pages[doc_id] = starts
+        return starts
 
     def _document_info(self, doc_id: str) -> DocumentInfo:
         """From the cache of the synced generation (a write moves the generation and empties

@@ -35,3 +35,34 @@ def save_tiny_bert(path: Path, *, qa_head: bool) -> Path:
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def make_pdf(
+    path: Path,
+    pages: list[str],
+    *,
+    title: str | None = None,
+    author: str | None = None,
+    user_password: str | None = None,
+) -> Path:
+    """A PDF written with fpdf2, one page per text; an empty text draws a box instead, which is
+    what a scan without a text layer looks like to a parser."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    if title:
+        pdf.set_title(title)
+    if author:
+        pdf.set_author(author)
+    pdf.set_font("Helvetica", size=12)
+    for text in pages:
+        pdf.add_page()
+        if text:
+            pdf.multi_cell(0, 8, text)
+        else:
+            pdf.rect(20, 20, 50, 50)
+    if user_password is not None:
+        pdf.set_encryption(owner_password="owner", user_password=user_password)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pdf.output(str(path))
+    return path

@@ -1,6 +1,7 @@
 """The web form: ``/`` asks (server-rendered GET form, so ``/?q=...`` is shareable and works
-without JavaScript) and ``/documents/<id>`` shows an article with the cited passage and the answer
-highlighted and scrolled into view (``#answer``)."""
+without JavaScript), ``/documents/<id>`` shows an article with the cited passage and the answer
+highlighted and scrolled into view (``#answer``), and ``/add`` uploads files through
+``POST /api/documents`` (the page's script sends them with the token the user types in)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ CLOSEST_PASSAGES = 3
 class Source:
     doc_id: str
     title: str
-    meta: str  # "source · date"
+    meta: str  # "source · date · p. 3"
     href: str
 
 
@@ -82,6 +83,18 @@ def index() -> tuple[str, int]:
     )
 
 
+@bp.get("/add")
+def add() -> str:
+    from qa.load import SUFFIXES
+
+    return render_template(
+        "add.html",
+        accept=",".join(sorted(SUFFIXES)),
+        max_mib=state().settings.max_body_bytes / 2**20,
+        writable=bool(state().settings.api_token),
+    )
+
+
 @bp.get("/documents/<doc_id>")
 def document(doc_id: str) -> str:
     web = state()
@@ -101,6 +114,7 @@ def document(doc_id: str) -> str:
         body=highlight(doc.text, marks),
         url=doc.url if doc.url and doc.url.startswith(("https://", "http://")) else None,
         answer_text=doc.text[answer[0] : answer[1]] if answer else None,
+        has_boilerplate=bool(_gaps(doc.content, n)),
         q=request.args.get("q", ""),
     )
 
@@ -131,7 +145,8 @@ def _answer_view(answer: Answer, passages: list[Passage], q: str) -> AnswerView:
     for c in answer.citations:
         holder = _passage_holding(passages, c.doc_id, c.start, c.end)
         href = _doc_href(c.doc_id, q, (c.start, c.end), holder, "answer")
-        sources.append(Source(c.doc_id, c.title or c.doc_id, _meta(c.source, c.date), href))
+        meta = _meta(c.source, c.date, c.page)
+        sources.append(Source(c.doc_id, c.title or c.doc_id, meta, href))
     return AnswerView(answer.text, answer.score, sentence, sources)
 
 
@@ -142,7 +157,7 @@ def _passage_view(p: Passage, answer: Answer | None, q: str) -> PassageView:
         span = (answer.start, answer.end)
         marks.append(Mark(answer.start - p.start, answer.end - p.start, css="answer"))
     href = _doc_href(p.doc_id, q, span, (p.start, p.end), "answer" if span else "passage")
-    source = Source(p.doc_id, p.title or p.doc_id, _meta(p.source, p.date), href)
+    source = Source(p.doc_id, p.title or p.doc_id, _meta(p.source, p.date, p.page), href)
     return PassageView(p.rank, source, highlight(p.text, marks), span is not None)
 
 
@@ -172,8 +187,8 @@ def _doc_href(
     return url_for("pages.document", doc_id=doc_id, _anchor=anchor, **params)
 
 
-def _meta(source: str | None, date: str | None) -> str:
-    return " · ".join(x for x in (source, date) if x)
+def _meta(source: str | None, date: str | None, page: int | None = None) -> str:
+    return " · ".join(x for x in (source, date, f"p. {page}" if page else None) if x)
 
 
 # -- request parsing -----------------------------------------------------------------------------

@@ -5,33 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fpdf import FPDF
+from support import make_pdf
 
 from qa.load import load_documents, load_file
 from qa.pages import page_at, page_starts
 
 PAGE_ONE = "The harbour council met on Monday to discuss the new tram line."
 PAGE_TWO = "Work on the tram line will start in the spring of next year."
-
-
-def make_pdf(path: Path, pages: list[str], *, title: str | None = None,
-             author: str | None = None, user_password: str | None = None) -> Path:
-    pdf = FPDF()
-    if title:
-        pdf.set_title(title)
-    if author:
-        pdf.set_author(author)
-    pdf.set_font("Helvetica", size=12)
-    for text in pages:
-        pdf.add_page()
-        if text:
-            pdf.multi_cell(0, 8, text)
-        else:
-            pdf.rect(20, 20, 50, 50)  # a drawing and no text: what a scan looks like to a parser
-    if user_password is not None:
-        pdf.set_encryption(owner_password="owner", user_password=user_password)
-    pdf.output(str(path))
-    return path
 
 
 def test_pages_metadata_and_offsets(tmp_path: Path) -> None:

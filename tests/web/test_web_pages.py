@@ -125,3 +125,30 @@ def test_document_text_is_escaped_everywhere(
 
 def _browser() -> dict[str, str]:
     return {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def test_add_documents_page_asks_for_the_token_and_files(
+    client: FlaskClient, writable: Flask, check: Check
+) -> None:
+    text = page(check(client.get("/add")))  # no token configured: the page says so
+    assert "takes no uploads" in text
+    text = page(check(writable.test_client().get("/add")))
+    assert "takes no uploads" not in text
+    assert '<form class="upload"' in text and 'data-endpoint="/api/documents"' in text
+    assert 'name="token" type="password"' in text
+    assert re.search(r'<input id="files" name="files" type="file" multiple', text)
+    accept = re.search(r'accept="([^"]+)"', text)
+    assert accept and {".pdf", ".docx", ".html", ".txt"} <= set(accept.group(1).split(","))
+    assert "<progress" in text and 'href="/add"' in text
+
+
+def test_seed_004_boilerplate_is_shown_as_boilerplate(client: FlaskClient, check: Check) -> None:
+    text = page(check(client.get("/documents/004_ac8b6d61d6b7d856")))
+    asides = " ".join(re.findall(r'<span class="aside">(.*?)</span>', text, re.S))
+    assert "bookmark-bicon" in asides  # the icon line
+    assert "Dear readers and commenters" in asides and "RT Team." in asides  # the comment notice
+    assert "page boilerplate" in text
+    body = text[text.index('<div class="doc-text">') :]
+    article = re.sub(r'<span class="aside">.*?</span>', "", body, flags=re.S)
+    assert "bookmark-bicon" not in article and "Dear readers" not in article
+    assert "Russia, Abkhazia and South Ossetia may soon enter" in article
