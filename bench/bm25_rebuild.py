@@ -32,6 +32,7 @@ import numpy as np
 from common import SHARED_DATA, peak_rss_mb, shared_data, table, write_result
 
 from qa.retrieve import Retriever
+from qa.store import StoreConfig
 from qa.store.faiss_sqlite import FaissSqliteStore
 from qa.types import Chunk, Document
 
@@ -110,9 +111,8 @@ def main() -> None:
         rng = np.random.default_rng(n)
         tmp = Path(tempfile.mkdtemp(prefix="bench-bm25-"))
         try:
-            store = FaissSqliteStore(tmp / "index", {"model": "random", "model_fingerprint": "-",
-                                                     "dimension": DIM, "chunk_tokens": 256,
-                                                     "chunk_overlap": 0})
+            config = StoreConfig("random", "-", DIM, chunk_tokens=256, chunk_overlap=0)
+            store = FaissSqliteStore(tmp / "index", config, create=True)
             t = time.perf_counter()
             fill(store, n, texts, rng)
             fill_s = time.perf_counter() - t

@@ -50,3 +50,10 @@ class ModelMismatch(IndexError_):
 class EmptyIndex(QAError):
     code = "empty_index"
     status = 409
+
+
+class Busy(QAError):
+    """Another writer holds the index and did not finish in time; nothing was written."""
+
+    code = "busy"
+    status = 409

@@ -142,7 +142,7 @@ class Retriever:
         pool = max(self.candidates, top_k)
         if query_vector is None:
             query_vector = self.embedder.embed_query(query)
-        dense = self.store.search(query_vector, pool, allowed)
+        dense = [(h.chunk_id, h.score) for h in self.store.search(query_vector, pool, allowed)]
         lexical = self.lexical.search(query, pool, allowed)
         return self._fuse(dense, lexical, top_k)
 

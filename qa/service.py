@@ -8,13 +8,14 @@ script gets exactly what a user of the service gets.
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from qa.answers import aggregate
 from qa.chunk import chunk_documents, split_oversized
@@ -23,8 +24,7 @@ from qa.errors import BadInput, TooLarge
 from qa.readers import Reader, make_reader
 from qa.retrieve import Retriever
 from qa.settings import Settings
-from qa.store import Store, make_store
-from qa.store.faiss_sqlite import DB_NAME, FORMAT_VERSION, document_fingerprint
+from qa.store import Store, StoreConfig, open_store, store_exists
 from qa.types import (
     Chunk,
     Document,
@@ -37,10 +37,6 @@ from qa.types import (
 from qa.validate import check_text
 
 log = logging.getLogger(__name__)
-
-#: documents embedded and written per store transaction: bounds memory on big corpora while
-#: keeping each write atomic.
-WRITE_BATCH = 256
 
 
 class QAService:
@@ -59,6 +55,7 @@ class QAService:
         )
         self._reader = reader
         self._store: Store | None = None
+        self._store_checked = False
         self._retriever: Retriever | None = None
         self._lock = threading.RLock()
 
@@ -73,19 +70,30 @@ class QAService:
 
     @property
     def store(self) -> Store:
+        """Opening an existing store loads no model (listing and deleting documents need none);
+        creating one needs the embedder's dimension."""
         with self._lock:
             if self._store is None:
-                self._store = make_store(
-                    self.settings.store, self.settings.index_dir, self._store_config()
-                )
+                config = None if store_exists(self.settings) else self._store_config()
+                self._store = open_store(self.settings, config)
+                self._store_checked = config is not None
             return self._store
+
+    def _checked_store(self) -> Store:
+        """The store, checked against this service's embedding model before a vector crosses."""
+        with self._lock:
+            store = self.store
+            if not self._store_checked:
+                store.check(self._store_config())
+                self._store_checked = True
+            return store
 
     @property
     def retriever(self) -> Retriever:
         with self._lock:
             if self._retriever is None:
                 self._retriever = Retriever(
-                    self.store,
+                    self._checked_store(),
                     self.embedder,
                     self.settings.candidates,
                     self.settings.rrf_k,
@@ -93,15 +101,15 @@ class QAService:
                 )
             return self._retriever
 
-    def _store_config(self) -> dict[str, Any]:
-        return {
-            "model": self.settings.embed_model,
+    def _store_config(self) -> StoreConfig:
+        return StoreConfig(
+            model=self.settings.embed_model,
             # the variant too (torch, ONNX int8): their vectors differ slightly
-            "model_fingerprint": self.embedder.fingerprint,
-            "dimension": self.embedder.dimension,
-            "chunk_tokens": self.settings.chunk_tokens,
-            "chunk_overlap": self.settings.chunk_overlap,
-        }
+            model_fingerprint=self.embedder.fingerprint,
+            dimension=self.embedder.dimension,
+            chunk_tokens=self.settings.chunk_tokens,
+            chunk_overlap=self.settings.chunk_overlap,
+        )
 
     def warm_up(self) -> None:
         """Load models and the index now rather than on the first question."""
@@ -110,13 +118,14 @@ class QAService:
         self.retriever.sync()
 
     def index_exists(self) -> bool:
-        return (self.settings.index_dir / DB_NAME).exists()
+        return store_exists(self.settings)
 
     def close(self) -> None:
         with self._lock:
             if self._store is not None:
                 self._store.close()
             self._store = None
+            self._store_checked = False
             self._retriever = None
 
     # -- writing -------------------------------------------------------------------------------
@@ -131,38 +140,51 @@ class QAService:
         docs, problems = load_documents(list(paths) if paths is not None else self.settings.corpus)
         docs, too_long = split_oversized(docs, self.settings.max_document_chars)
         problems += too_long
-        report = self.add_documents(docs, progress=progress)
+        report = self.add_documents(docs, progress=progress, atomic=False)
         report.problems = problems + report.problems
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
-    def add_documents(self, docs: list[Document], *, progress: bool = False) -> IndexReport:
+    def add_documents(
+        self, docs: list[Document], *, progress: bool = False, atomic: bool = True
+    ) -> IndexReport:
+        """Add or replace documents; unchanged ones are skipped.
+
+        ``atomic``: every document is chunked and embedded first, then all are written in one
+        store transaction, so a failure writes nothing (an upload is accepted or rejected whole).
+        Otherwise (``qa index`` over a corpus, where memory must stay bounded) each batch of
+        ``settings.write_batch`` documents is one transaction; after a failure the index holds
+        the batches committed before it, and a rerun skips them as unchanged."""
         started = time.perf_counter()
         report = IndexReport()
-        store = self.store
+        store = self._checked_store()
         known = store.fingerprints()
         todo = []
         for doc in docs:
-            if known.get(doc.id) == document_fingerprint(doc):
+            if known.get(doc.id) == store.fingerprint(doc):
                 report.unchanged.append(doc.id)
             else:
                 todo.append(doc)
                 (report.replaced if doc.id in known else report.added).append(doc.id)
-        config = self._store_config() | _chunk_config(store)
-        for i in range(0, len(todo), WRITE_BATCH):
-            batch = todo[i : i + WRITE_BATCH]
-            per_doc = chunk_documents(
-                batch,
-                self.embedder.count_tokens,
-                int(config["chunk_tokens"]),
-                int(config["chunk_overlap"]),
-            )
-            chunks: list[Chunk] = [c for doc_chunks in per_doc for c in doc_chunks]
-            vectors = self.embedder.embed([c.text for c in chunks], progress=progress)
-            store.add(batch, chunks, vectors)
+        size = max(1, len(todo)) if atomic else max(1, self.settings.write_batch)
+        for i in range(0, len(todo), size):
+            batch = todo[i : i + size]
+            chunks, vectors = self._prepare(batch, store.config, progress)
+            with store.writing() as writer:
+                writer.add(batch, chunks, vectors)
             report.chunks += len(chunks)
         report.seconds = round(time.perf_counter() - started, 3)
         return report
+
+    def _prepare(
+        self, docs: list[Document], config: StoreConfig, progress: bool
+    ) -> tuple[list[Chunk], np.ndarray]:
+        """Chunk with the store's chunking (new documents chunk like the stored ones) and embed."""
+        per_doc = chunk_documents(
+            docs, self.embedder.count_tokens, config.chunk_tokens, config.chunk_overlap
+        )
+        chunks = [c for doc_chunks in per_doc for c in doc_chunks]
+        return chunks, self.embedder.embed([c.text for c in chunks], progress=progress)
 
     def delete(self, doc_id: str) -> int:
         return self.store.delete(doc_id)
@@ -176,21 +198,31 @@ class QAService:
     def rebuild(
         self, paths: Iterable[str | Path] | None = None, *, progress: bool = False
     ) -> IndexReport:
-        """Build a fresh index beside the current one and swap it in, so the old one stays usable
-        until the new one is complete (and after a failure)."""
-        target = self.settings.index_dir
-        staging = target.with_name(target.name + ".building")
-        shutil.rmtree(staging, ignore_errors=True)
-        builder = QAService(self.settings.replace(index_dir=staging), embedder=self.embedder)
-        report = builder.index(paths, progress=progress)
-        builder.close()
-        self.close()
-        old = target.with_name(target.name + ".old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            target.rename(old)
-        staging.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+        """Replace the whole index with these files (another embedding model or chunking may be
+        set). The store does it as one write: servers on the index keep answering from the old
+        contents until it commits, then from the new; a failure leaves the old index."""
+        from qa.load import load_documents
+
+        started = time.perf_counter()
+        docs, problems = load_documents(list(paths) if paths is not None else self.settings.corpus)
+        docs, too_long = split_oversized(docs, self.settings.max_document_chars)
+        problems += too_long
+        config = self._store_config()
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(
+                    self.settings, None if store_exists(self.settings) else config
+                )
+            store = self._store
+        report = IndexReport(problems=problems, added=[d.id for d in docs])
+        with store.rebuilding(config) as writer:
+            for i in range(0, len(docs), max(1, self.settings.write_batch)):
+                batch = docs[i : i + self.settings.write_batch]
+                chunks, vectors = self._prepare(batch, config, progress)
+                writer.add(batch, chunks, vectors)
+                report.chunks += len(chunks)
+        self._store_checked = True
+        report.seconds = round(time.perf_counter() - started, 3)
         return report
 
     # -- reading -------------------------------------------------------------------------------
@@ -291,7 +323,8 @@ class QAService:
             "chunks": chunks,
             "generation": self.store.generation(),
             "index_dir": str(self.settings.index_dir),
-            "index_format": FORMAT_VERSION,
+            "store": self.store.kind,
+            "index_format": self.store.format_version,
             "embed_model": self.settings.embed_model,
             "reader": self.reader.name,
             "threshold": (
@@ -335,9 +368,3 @@ def _filters(filters: Filters | dict[str, Any] | None) -> Filters | None:
         return Filters.from_dict(filters)
     except ValueError as exc:
         raise BadInput(str(exc)) from exc
-
-
-def _chunk_config(store: Store) -> dict[str, Any]:
-    """An existing index keeps the chunking it was built with (new documents chunk alike)."""
-    config = getattr(store, "config", {})
-    return {k: config[k] for k in ("chunk_tokens", "chunk_overlap") if k in config}

@@ -33,7 +33,13 @@ class Settings:
     # corpus and index
     index_dir: Path = Path("index")
     corpus: list[Path] = field(default_factory=lambda: [Path("seeds")])
-    store: str = "faiss"  # backend name, see qa.store.make_store
+    store: str = "faiss"  # faiss | pgvector, see qa.store.open_store
+    database_url: str = ""  # pgvector: postgresql://user@host:port/db
+    pg_table_prefix: str = "qa_"  # pgvector: tables <prefix>chunks, <prefix>documents, ...
+    faiss_exact_max: int = 200_000  # faiss: exact search below this many chunks, IVF-PQ above
+    faiss_mmap: bool = False  # faiss: map the vectors file instead of reading it (shared pages)
+    write_timeout: float = 30.0  # seconds a write waits for another writer before 409 busy
+    write_batch: int = 256  # documents embedded and committed together by `qa index`
     # models
     embed_model: str = ""  # empty: the packaged all-MiniLM-L6-v2
     embed_batch_size: int = 32
@@ -98,6 +104,10 @@ def _parse(name: str, type_name: str, raw: str) -> Any:
     try:
         if name == "corpus":
             return [Path(p) for p in raw.split(os.pathsep) if p]
+        if type_name.startswith("bool"):
+            if raw.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError("expected true or false")
+            return raw.lower() in ("1", "true", "yes", "on")
         if "float" in type_name:
             return float(raw)
         if type_name.startswith("int"):

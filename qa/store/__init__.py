@@ -1,24 +1,81 @@
-"""Store backends chosen by name in settings (``QA_STORE``), so another backend (e.g. pgvector)
-plugs in without touching the pipeline."""
+"""Store backends chosen by name in settings (``QA_STORE``): ``faiss`` (embedded FAISS + SQLite in
+``QA_INDEX_DIR``) or ``pgvector`` (PostgreSQL at ``QA_DATABASE_URL``). The service only calls
+``store_exists`` and ``open_store`` here and the ``Store`` protocol after that."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from qa.errors import IndexError_
+from qa.settings import Settings
+from qa.store.base import Hit, Store, StoreConfig, StoredChunk, StoreWriter, document_fingerprint
 
-from qa.store.base import Store, StoredChunk
-from qa.store.faiss_sqlite import FaissSqliteStore
-
-BACKENDS: dict[str, Callable[..., Store]] = {"faiss": FaissSqliteStore}
+BACKENDS = ("faiss", "pgvector")
 
 
-def make_store(name: str, directory: Path, config: dict[str, Any], create: bool = True) -> Store:
-    try:
-        backend = BACKENDS[name]
-    except KeyError:
-        raise ValueError(f"unknown store backend {name!r}; known: {sorted(BACKENDS)}") from None
-    return backend(directory, config, create=create)
+def _backend(settings: Settings) -> str:
+    if settings.store not in BACKENDS:
+        raise ValueError(f"unknown store backend {settings.store!r}; known: {list(BACKENDS)}")
+    return settings.store
 
 
-__all__ = ["BACKENDS", "FaissSqliteStore", "Store", "StoredChunk", "make_store"]
+def store_exists(settings: Settings) -> bool:
+    """Whether an index has been created where ``settings`` point; loads no model."""
+    if _backend(settings) == "pgvector":
+        from qa.store.pgvector import PgVectorStore
+
+        return PgVectorStore.exists(_database_url(settings), settings.pg_table_prefix)
+    from qa.store.faiss_sqlite import FaissSqliteStore
+
+    return FaissSqliteStore.exists(settings.index_dir)
+
+
+def open_store(settings: Settings, config: StoreConfig | None = None) -> Store:
+    """The store ``settings`` name. Without ``config`` it must exist (and no model is needed);
+    with one it is created if missing, and ``check``ed against ``config`` if not."""
+    store: Store
+    if _backend(settings) == "pgvector":
+        from qa.store.pgvector import PgVectorStore
+
+        store = PgVectorStore(
+            _database_url(settings),
+            config,
+            create=config is not None,
+            prefix=settings.pg_table_prefix,
+            write_timeout=settings.write_timeout,
+        )
+    else:
+        from qa.store.faiss_sqlite import FaissSqliteStore
+
+        store = FaissSqliteStore(
+            settings.index_dir,
+            config,
+            create=config is not None,
+            exact_max=settings.faiss_exact_max,
+            mmap=settings.faiss_mmap,
+            write_timeout=settings.write_timeout,
+        )
+    if config is not None:
+        try:
+            store.check(config)
+        except BaseException:
+            store.close()
+            raise
+    return store
+
+
+def _database_url(settings: Settings) -> str:
+    if not settings.database_url:
+        raise IndexError_("QA_STORE=pgvector needs QA_DATABASE_URL (postgresql://user@host/db)")
+    return settings.database_url
+
+
+__all__ = [
+    "BACKENDS",
+    "Hit",
+    "Store",
+    "StoreConfig",
+    "StoreWriter",
+    "StoredChunk",
+    "document_fingerprint",
+    "open_store",
+    "store_exists",
+]

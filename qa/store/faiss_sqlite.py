@@ -3,33 +3,43 @@
 Crash safety rests on one rule: SQLite is the source of truth. Every write is a single SQLite
 transaction that also stores each chunk's vector and bumps a ``generation`` counter. The FAISS file
 is a cache of those vectors, written to a temporary file and renamed into place, and
-``manifest.json`` (also renamed into place) records which generation it holds. A crash at any point
-leaves either the old or the new SQLite state; on the next open, a FAISS file whose generation or
-size disagrees with SQLite is rebuilt from the stored vectors (no re-embedding).
+``manifest.json`` (also renamed into place) records which generation of which store it holds. A
+crash at any point leaves either the old or the new SQLite state; on the next open, a FAISS file
+whose generation, store or size disagrees with SQLite is rebuilt from the stored vectors (no
+re-embedding), and temporary files of writers that died are removed.
 
-Several processes (gunicorn workers) may open one index: writers take an exclusive file lock, and
-readers call ``refresh()`` to pick up another process's writes when the generation moved.
+A rebuild is one SQLite transaction in the same database file, never a swap of files or folders:
+processes that have the index open (server workers) keep reading the old rows until it commits and
+then pick up the new ones on their next ``refresh()``, and their writes land in the file that is
+the index, not in a replaced one.
+
+Several processes may open one index: writers take an exclusive file lock (waiting at most
+``write_timeout`` seconds, then ``Busy``), and readers call ``refresh()`` to pick up another
+process's writes when the generation moved.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
+import math
 import os
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import faiss
 import numpy as np
 
-from qa.errors import DocumentNotFound, IndexError_, IndexVersionMismatch, ModelMismatch
-from qa.store.base import StoredChunk
+from qa.errors import Busy, DocumentNotFound, IndexError_, IndexVersionMismatch, ModelMismatch
+from qa.store.base import Hit, StoreConfig, StoredChunk, document_fingerprint
 from qa.types import Chunk, Document, DocumentInfo, Filters
 
 log = logging.getLogger(__name__)
@@ -39,6 +49,8 @@ DB_NAME = "store.sqlite3"
 FAISS_NAME = "vectors.faiss"
 MANIFEST_NAME = "manifest.json"
 LOCK_NAME = ".write.lock"
+#: below this many chunks search is exact; above it the FAISS index is IVF-PQ (see ``_plan``)
+EXACT_MAX_CHUNKS = 200_000
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -72,21 +84,17 @@ _CHUNK_ROWS = (
     "SELECT c.id, c.doc_id, c.idx, c.start, c.end, substr(d.text, c.start + 1, c.end - c.start) "
     "FROM chunks c JOIN documents d ON d.id = c.doc_id"
 )
+#: a list bound as one JSON parameter: SQLite caps the number of ``?`` in a statement
+_IN_JSON = "IN (SELECT value FROM json_each(?))"
+_CONFIG_KEYS = ("model", "model_fingerprint", "dimension", "chunk_tokens", "chunk_overlap")
 
 
-def document_fingerprint(doc: Document) -> str:
-    """What decides whether re-indexing a document can be skipped."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for part in (doc.text, doc.title, doc.source or "", doc.date or "", doc.url or ""):
-        h.update(part.encode("utf-8", "surrogatepass"))
-        h.update(b"\0")
-    return h.hexdigest()
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = _tmp_name(path)
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
@@ -94,34 +102,154 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-class FaissSqliteStore:
-    """Exact inner-product search (``IndexFlatIP`` under an id map) plus SQLite rows.
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError as exc:
+        return exc.errno == errno.EPERM
+    return True
 
-    ``config`` (model identity, dimension, chunking settings) is stored at creation; opening an
-    index with a different model identity or dimension raises ``ModelMismatch`` rather than
-    silently mixing vector spaces.
+
+def remove_stale_temporaries(directory: Path) -> list[Path]:
+    """Temporary files (``.<name>.<pid>.tmp``) of writers that are no longer running."""
+    removed = []
+    for tmp in directory.glob(".*.*.tmp"):
+        pid = tmp.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and (int(pid) == os.getpid() or not _pid_alive(int(pid))):
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+                removed.append(tmp)
+    return removed
+
+
+def _plan(n_chunks: int, dim: int, exact_max: int) -> dict[str, Any]:
+    """The FAISS index for a corpus of this size: exact inner product while a scan is cheap,
+    IVF-PQ beyond (compressed codes, and unlike HNSW it can delete)."""
+    if n_chunks < exact_max:
+        return {"type": "flat", "factory": "IDMap2,Flat"}
+    nlist = int(min(65536, max(16, 4 * math.sqrt(n_chunks))))
+    m = next(m for m in (dim // 8, dim // 4, dim // 2, dim) if m and dim % m == 0)
+    return {
+        "type": "ivfpq",
+        "factory": f"IDMap2,IVF{nlist},PQ{m}",
+        "nlist": nlist,
+        "pq_m": m,
+        "nprobe": min(nlist, 32),
+        # candidates per wanted hit, re-scored exactly with the vectors SQLite keeps anyway
+        "rerank": 4,
+    }
+
+
+class _Writer:
+    """Collects one block's SQLite writes; FAISS is updated after the commit."""
+
+    def __init__(self, store: FaissSqliteStore, dim: int) -> None:
+        self.store = store
+        self.dim = dim
+        self.removed: list[int] = []
+        self.added: list[int] = []
+        self.vectors: list[np.ndarray] = []
+
+    def add(self, docs: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
+        db = self.store._db
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        if len(vectors) and vectors.shape[1] != self.dim:
+            raise ModelMismatch(f"vectors have dimension {vectors.shape[1]}, index has {self.dim}")
+        ids = {d.id for d in docs}
+        stray = {c.doc_id for c in chunks} - ids
+        if stray:
+            raise ValueError(f"chunks of documents not being added: {sorted(stray)[:5]}")
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        for doc in docs:
+            self.removed += [
+                r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc.id,))
+            ]
+            db.execute("DELETE FROM documents WHERE id = ?", (doc.id,))
+            db.execute(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    doc.id,
+                    doc.title,
+                    doc.source,
+                    doc.date,
+                    doc.url,
+                    doc.path,
+                    doc.text,
+                    json.dumps(doc.content),
+                    document_fingerprint(doc),
+                    time.time(),
+                ),
+            )
+        for chunk, vec in zip(chunks, vectors, strict=True):
+            cur = db.execute(
+                "INSERT INTO chunks (doc_id, idx, start, end, vector) VALUES (?, ?, ?, ?, ?)",
+                (chunk.doc_id, chunk.index, chunk.start, chunk.end, vec.tobytes()),
+            )
+            assert cur.lastrowid is not None
+            self.added.append(cur.lastrowid)
+        self.vectors.append(vectors)
+
+    def delete(self, doc_id: str) -> int:
+        db = self.store._db
+        if not db.execute("SELECT 1 FROM documents WHERE id = ?", (doc_id,)).fetchone():
+            raise DocumentNotFound(doc_id)
+        removed = [r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
+        db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+        self.removed += removed
+        return len(removed)
+
+
+class FaissSqliteStore:
+    """FAISS (exact, or IVF-PQ past ``exact_max`` chunks) plus SQLite rows, in one folder.
+
+    ``config`` is required to create a store and ignored when opening one (the stored one is
+    used; ``check`` compares). ``mmap`` maps an exact index's vectors from the file instead of
+    reading them, so processes on one machine share those pages.
     """
 
-    def __init__(self, directory: str | Path, config: dict[str, Any], *, create: bool = True):
+    kind = "faiss"
+    format_version = FORMAT_VERSION
+
+    def __init__(
+        self,
+        directory: str | Path,
+        config: StoreConfig | None = None,
+        *,
+        create: bool = False,
+        exact_max: int = EXACT_MAX_CHUNKS,
+        mmap: bool = False,
+        write_timeout: float = 30.0,
+    ):
         self.dir = Path(directory)
-        self.config = dict(config)
-        self.dim = int(config["dimension"])
+        self.exact_max = exact_max
+        self.mmap = mmap
+        self.write_timeout = write_timeout
         db_path = self.dir / DB_NAME
         if not db_path.exists():
-            if not create:
+            if not create or config is None:
                 raise IndexError_(f"no index at {self.dir} (run `qa index` first)")
             self.dir.mkdir(parents=True, exist_ok=True)
         self._check_manifest_version()
         self._lock = threading.RLock()
         self._db = sqlite3.connect(db_path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA busy_timeout = 10000")
         self._db.execute("PRAGMA foreign_keys = ON")
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = FULL")
         self._db.executescript(_SCHEMA)
-        self._init_meta()
-        self._index: faiss.IndexIDMap2
+        self.config = self._init_meta(config)
+        self.dim = self.config.dimension
+        self._index: Any = None
         self._index_generation = -1
+        self._index_identity = ""
+        self._plan: dict[str, Any] = {}
+        self._cleanup_temporaries()
         self._load_vectors()
+
+    @classmethod
+    def exists(cls, directory: Path) -> bool:
+        return (Path(directory) / DB_NAME).exists()
 
     # -- opening -------------------------------------------------------------------------------
 
@@ -141,40 +269,43 @@ class FaissSqliteStore:
                 f"{FORMAT_VERSION}: rebuild it with `qa index --rebuild`"
             )
 
-    def _init_meta(self) -> None:
+    def _init_meta(self, config: StoreConfig | None) -> StoreConfig:
         meta = self._meta()
         if "format_version" not in meta:
+            if config is None:
+                raise IndexError_(f"no index at {self.dir} (run `qa index` first)")
             with self._transaction():
-                for key, value in {
-                    "format_version": FORMAT_VERSION,
-                    "generation": 0,
-                    "created": time.time(),
-                    **self.config,
-                }.items():
-                    self._db.execute(
-                        "INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value))
-                    )
-            return
+                self._write_meta(
+                    {"format_version": FORMAT_VERSION, "generation": 0, **config.to_dict()}
+                )
+                self._new_identity()
+            return config
         if meta["format_version"] != FORMAT_VERSION:
             raise IndexVersionMismatch(
                 f"index at {self.dir} has format version {meta['format_version']}, this qa reads "
                 f"version {FORMAT_VERSION}: rebuild it with `qa index --rebuild`"
             )
-        stored_model = meta.get("model_fingerprint")
-        wanted_model = self.config.get("model_fingerprint")
-        if int(meta.get("dimension", -1)) != self.dim or (
-            stored_model and wanted_model and stored_model != wanted_model
+        return StoreConfig.from_dict(meta)
+
+    def _write_meta(self, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+
+    def _new_identity(self) -> None:
+        # "created" keeps its name: saved BM25 indexes of earlier versions are keyed on it
+        self._write_meta({"created": f"{time.time()}-{uuid.uuid4().hex[:8]}"})
+
+    def check(self, config: StoreConfig) -> None:
+        stored, wanted = self.config, config
+        if stored.dimension != wanted.dimension or (
+            stored.model_fingerprint != wanted.model_fingerprint
         ):
             raise ModelMismatch(
-                f"index at {self.dir} was built with embedding model {meta.get('model')!r} "
-                f"(dimension {meta.get('dimension')}), but settings name "
-                f"{self.config.get('model')!r} (dimension {self.dim}): use the same model or "
-                "rebuild with `qa index --rebuild`"
+                f"index at {self.dir} was built with embedding model {stored.model!r} "
+                f"(dimension {stored.dimension}), but settings name {wanted.model!r} "
+                f"(dimension {wanted.dimension}): use the same model or rebuild with "
+                "`qa index --rebuild`"
             )
-        # Chunking settings of the stored index win: new documents must be chunked alike.
-        for key in ("chunk_tokens", "chunk_overlap"):
-            if key in meta:
-                self.config[key] = meta[key]
 
     def _meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
@@ -191,57 +322,101 @@ class FaissSqliteStore:
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
-        """Exclusive across processes, so two writers never interleave FAISS files."""
-        with self._lock, open(self.dir / LOCK_NAME, "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
+        """Exclusive across processes and threads, so two writers never interleave FAISS files.
+        A writer waits at most ``write_timeout`` seconds for its turn."""
+        deadline = time.monotonic() + self.write_timeout
+        with open(self.dir / LOCK_NAME, "a") as fh:
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise Busy(
+                            f"another write to {self.dir} is in progress (waited "
+                            f"{self.write_timeout:g}s); nothing was written, try again"
+                        ) from None
+                    time.sleep(0.05)
             try:
-                self.refresh()
-                yield
+                with self._lock:
+                    self._cleanup_temporaries()
+                    self.refresh()
+                    yield
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _cleanup_temporaries(self) -> None:
+        for path in remove_stale_temporaries(self.dir):
+            log.info("removed %s, left by a writer that stopped", path)
 
     def generation(self) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(json.loads(row[0])) if row else 0
 
     def identity(self) -> str:
-        """The creation time stored with the index: generations start again in a new store."""
         row = self._db.execute("SELECT value FROM meta WHERE key = 'created'").fetchone()
         return str(row[0]) if row else ""
 
     def _load_vectors(self) -> None:
-        generation = self.generation()
-        n_chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-        manifest = self._read_manifest()
-        path = self.dir / FAISS_NAME
-        index = None
-        if path.exists() and manifest.get("generation") == generation:
+        with self._lock:
+            # one read transaction: the generation, identity and rows agree with each other
+            self._db.execute("BEGIN")
             try:
-                index = faiss.read_index(str(path))
-            except RuntimeError as exc:
-                log.warning("unreadable %s (%s): rebuilding from SQLite", path, exc)
-        if index is None or index.ntotal != n_chunks or index.d != self.dim:
-            if path.exists() or n_chunks:
-                log.warning(
-                    "FAISS file at %s does not match SQLite generation %d (%d chunks): rebuilding "
-                    "it from the stored vectors",
-                    self.dir,
-                    generation,
-                    n_chunks,
-                )
-            rebuilt = self._rebuild_index()
-            self._index = rebuilt
-            self._index_generation = generation
-            self._persist_vectors(generation)
-        else:
-            self._index = cast(faiss.IndexIDMap2, index)
-            self._index_generation = generation
+                generation, identity = self.generation(), self.identity()
+                self.config = StoreConfig.from_dict(self._meta())
+                self.dim = self.config.dimension
+                n_chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+                manifest = self._read_manifest()
+                path = self.dir / FAISS_NAME
+                index = None
+                if (
+                    path.exists()
+                    and manifest.get("generation") == generation
+                    and manifest.get("store") in (identity, None)
+                ):
+                    try:
+                        flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if self.mmap else 0
+                        index = faiss.read_index(str(path), flags)
+                    except RuntimeError as exc:
+                        log.warning("unreadable %s (%s): rebuilding from SQLite", path, exc)
+                if index is None or index.ntotal != n_chunks or index.d != self.dim:
+                    if path.exists() or n_chunks:
+                        log.warning(
+                            "FAISS file at %s does not match SQLite generation %d (%d chunks): "
+                            "rebuilding it from the stored vectors",
+                            self.dir,
+                            generation,
+                            n_chunks,
+                        )
+                    self._index, self._plan = self._rebuild_index(n_chunks)
+                    persist = True
+                else:
+                    self._index, self._plan = index, manifest.get("faiss_index") or {}
+                    persist = False
+            finally:
+                self._db.execute("COMMIT")
+            self._index_generation, self._index_identity = generation, identity
+            if persist:
+                self._persist_vectors()
 
-    def _rebuild_index(self) -> faiss.IndexIDMap2:
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+    def _rebuild_index(self, n_chunks: int) -> tuple[Any, dict[str, Any]]:
+        plan = _plan(n_chunks, self.dim, self.exact_max)
+        index = faiss.index_factory(self.dim, plan["factory"], faiss.METRIC_INNER_PRODUCT)
+        rows = "SELECT id, vector FROM chunks ORDER BY id"
+        if not index.is_trained:
+            # a random sample, so training sees the whole corpus and not its first documents
+            sample = min(n_chunks, max(100_000, 40 * plan["nlist"]))
+            vecs = [
+                np.frombuffer(r[0], dtype=np.float32)
+                for r in self._db.execute(
+                    "SELECT vector FROM chunks ORDER BY random() LIMIT ?", (sample,)
+                )
+            ]
+            index.train(np.vstack(vecs))
+            faiss.extract_index_ivf(index).nprobe = plan["nprobe"]
         batch_ids: list[int] = []
         batch_vecs: list[np.ndarray] = []
-        for cid, blob in self._db.execute("SELECT id, vector FROM chunks ORDER BY id"):
+        for cid, blob in self._db.execute(rows):
             batch_ids.append(cid)
             batch_vecs.append(np.frombuffer(blob, dtype=np.float32))
             if len(batch_ids) >= 10_000:
@@ -249,7 +424,7 @@ class FaissSqliteStore:
                 batch_ids, batch_vecs = [], []
         if batch_ids:
             index.add_with_ids(np.vstack(batch_vecs), np.array(batch_ids, dtype=np.int64))
-        return index
+        return index, plan
 
     def _read_manifest(self) -> dict[str, Any]:
         try:
@@ -258,23 +433,23 @@ class FaissSqliteStore:
         except (OSError, ValueError):
             return {}
 
-    def _persist_vectors(self, generation: int) -> None:
+    def manifest(self) -> dict[str, Any]:
+        """What ``manifest.json`` says about the vectors on disk (index type and parameters)."""
+        return self._read_manifest()
+
+    def _persist_vectors(self) -> None:
         """FAISS file first, manifest second: a manifest never names a generation whose vectors
         are not on disk."""
         _write_atomic(self.dir / FAISS_NAME, faiss.serialize_index(self._index).tobytes())
         docs, chunks = self.count()
-        meta = self._meta()
         manifest = {
             "format_version": FORMAT_VERSION,
-            "generation": generation,
-            "model": meta.get("model"),
-            "model_fingerprint": meta.get("model_fingerprint"),
-            "dimension": self.dim,
-            "chunk_tokens": meta.get("chunk_tokens"),
-            "chunk_overlap": meta.get("chunk_overlap"),
+            "generation": self._index_generation,
+            "store": self._index_identity,
+            **self.config.to_dict(),
             "documents": docs,
             "chunks": chunks,
-            "faiss_index": "IndexIDMap2(IndexFlatIP)",
+            "faiss_index": self._plan,
             "updated": time.time(),
         }
         _write_atomic(self.dir / MANIFEST_NAME, json.dumps(manifest, indent=2).encode())
@@ -282,109 +457,98 @@ class FaissSqliteStore:
     def refresh(self) -> bool:
         """Reload vectors if another process wrote since we last looked; True if it did."""
         with self._lock:
-            if self.generation() == self._index_generation:
+            if (self.generation(), self.identity()) == (
+                self._index_generation,
+                self._index_identity,
+            ):
                 return False
             self._load_vectors()
             return True
 
     # -- writes --------------------------------------------------------------------------------
 
-    def add(self, docs: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        if len(vectors) and vectors.shape[1] != self.dim:
-            raise ModelMismatch(f"vectors have dimension {vectors.shape[1]}, index has {self.dim}")
-        ids = {d.id for d in docs}
-        stray = {c.doc_id for c in chunks} - ids
-        if stray:
-            raise ValueError(f"chunks of documents not being added: {sorted(stray)[:5]}")
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    def writing(self) -> contextlib.AbstractContextManager[_Writer]:
+        return self._writing(None, replace_all=False)
+
+    def rebuilding(self, config: StoreConfig) -> contextlib.AbstractContextManager[_Writer]:
+        return self._writing(config, replace_all=True)
+
+    @contextlib.contextmanager
+    def _writing(self, config: StoreConfig | None, replace_all: bool) -> Iterator[_Writer]:
         with self._write_lock():
-            removed: list[int] = []
-            added: list[int] = []
+            writer = _Writer(self, config.dimension if config else self.dim)
             with self._transaction():
-                for doc in docs:
-                    removed += [
-                        r[0]
-                        for r in self._db.execute(
-                            "SELECT id FROM chunks WHERE doc_id = ?", (doc.id,)
-                        )
-                    ]
-                    self._db.execute("DELETE FROM documents WHERE id = ?", (doc.id,))
-                    self._db.execute(
-                        "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            doc.id,
-                            doc.title,
-                            doc.source,
-                            doc.date,
-                            doc.url,
-                            doc.path,
-                            doc.text,
-                            json.dumps(doc.content),
-                            document_fingerprint(doc),
-                            time.time(),
-                        ),
-                    )
-                for chunk, vec in zip(chunks, vectors, strict=True):
-                    cur = self._db.execute(
-                        "INSERT INTO chunks (doc_id, idx, start, end, vector) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (chunk.doc_id, chunk.index, chunk.start, chunk.end, vec.tobytes()),
-                    )
-                    assert cur.lastrowid is not None
-                    added.append(cur.lastrowid)
-                generation = self._bump_generation()
-            self._apply(removed, added, vectors, generation)
+                if replace_all:
+                    self._db.execute("DELETE FROM chunks")
+                    self._db.execute("DELETE FROM documents")
+                    self._new_identity()
+                    if config is not None:
+                        self._write_meta(config.to_dict())
+                yield writer
+                generation = self.generation() + 1
+                self._write_meta({"generation": generation})
+            if config is not None:
+                self.config, self.dim = config, config.dimension
+            self._apply(writer, generation, rebuilt=replace_all)
+
+    def add(self, docs: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
+        with self.writing() as w:
+            w.add(docs, chunks, vectors)
 
     def delete(self, doc_id: str) -> int:
-        with self._write_lock():
-            with self._transaction():
-                if not self._db.execute(
-                    "SELECT 1 FROM documents WHERE id = ?", (doc_id,)
-                ).fetchone():
-                    raise DocumentNotFound(doc_id)
-                removed = [
-                    r[0]
-                    for r in self._db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))
-                ]
-                self._db.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
-                generation = self._bump_generation()
-            self._apply(removed, [], np.zeros((0, self.dim), np.float32), generation)
-            return len(removed)
+        with self.writing() as w:
+            return w.delete(doc_id)
 
-    def _bump_generation(self) -> int:
-        generation = self.generation() + 1
-        self._db.execute(
-            "UPDATE meta SET value = ? WHERE key = 'generation'", (json.dumps(generation),)
-        )
-        return generation
-
-    def _apply(self, removed: list[int], added: list[int], vectors: np.ndarray, gen: int) -> None:
+    def _apply(self, writer: _Writer, generation: int, rebuilt: bool) -> None:
         """Mirror a committed SQLite write in memory and on disk. If this fails or the process
         dies here, the next open sees the generation mismatch and rebuilds from SQLite."""
-        if removed:
-            self._index.remove_ids(np.array(removed, dtype=np.int64))  # type: ignore[arg-type]
-        if added:
-            self._index.add_with_ids(vectors, np.array(added, dtype=np.int64))
-        self._index_generation = gen
-        self._persist_vectors(gen)
+        with self._lock:
+            n_chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            grew_past_exact = self._plan.get("type") == "flat" and n_chunks >= self.exact_max
+            if rebuilt or grew_past_exact or self.mmap:
+                # a mapped index is read-only; past the threshold the index type changes
+                self._index, self._plan = self._rebuild_index(n_chunks)
+            else:
+                if writer.removed:
+                    self._index.remove_ids(np.array(writer.removed, dtype=np.int64))
+                if writer.added:
+                    self._index.add_with_ids(
+                        np.vstack(writer.vectors), np.array(writer.added, dtype=np.int64)
+                    )
+            self._index_generation, self._index_identity = generation, self.identity()
+            self._persist_vectors()
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def search(
-        self, vector: np.ndarray, k: int, allowed: set[int] | None = None
-    ) -> list[tuple[int, float]]:
+    def search(self, vector: np.ndarray, k: int, allowed: set[int] | None = None) -> list[Hit]:
         with self._lock:
             if self._index.ntotal == 0 or k <= 0 or (allowed is not None and not allowed):
                 return []
             query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
-            params = None
+            sel = None
             if allowed is not None:
                 sel = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64))
-                params = faiss.SearchParameters(sel=sel)  # type: ignore[call-arg]
-            scores, ids = self._index.search(query, min(k, self._index.ntotal), params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            if self._plan.get("type") == "ivfpq":
+                params: Any = faiss.SearchParametersIVF(  # type: ignore[call-arg]
+                    sel=sel, nprobe=self._plan["nprobe"]
+                )
+            else:
+                params = faiss.SearchParameters(sel=sel) if sel else None  # type: ignore[call-arg]
+            wanted = k * int(self._plan.get("rerank", 1))
+            scores, ids = self._index.search(query, min(wanted, self._index.ntotal), params=params)
+            hits = [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            if wanted > k:
+                hits = self._rerank(query[0], hits)[:k]
+        return hits
+
+    def _rerank(self, query: np.ndarray, hits: list[Hit]) -> list[Hit]:
+        """Exact inner products for approximate candidates (PQ codes blur close neighbours)."""
+        rows = self._db.execute(
+            f"SELECT id, vector FROM chunks WHERE id {_IN_JSON}",
+            (json.dumps([h.chunk_id for h in hits]),),
+        ).fetchall()
+        exact = [Hit(int(i), float(np.frombuffer(v, dtype=np.float32) @ query)) for i, v in rows]
+        return sorted(exact, key=lambda h: (-h.score, h.chunk_id))
 
     def count(self) -> tuple[int, int]:
         with self._lock:
@@ -393,10 +557,8 @@ class FaissSqliteStore:
         return int(docs), int(chunks)
 
     def chunks(self) -> Iterator[StoredChunk]:
-        """Every chunk in document order, text sliced from its document (stored once, not twice).
-
-        Selecting the whole document per chunk would hold each article's text once per chunk in
-        memory; ``_CHUNK_ROWS`` has SQLite slice it."""
+        """Selecting the whole document per chunk would hold each article's text once per chunk
+        in memory; ``_CHUNK_ROWS`` has SQLite slice it."""
         with self._lock:
             rows = self._db.execute(f"{_CHUNK_ROWS} ORDER BY c.doc_id, c.idx").fetchall()
         for cid, doc_id, idx, start, end, text in rows:
@@ -405,20 +567,21 @@ class FaissSqliteStore:
     def get_chunks(self, ids: list[int]) -> dict[int, Chunk]:
         if not ids:
             return {}
-        marks = ",".join("?" * len(ids))
         with self._lock:
-            rows = self._db.execute(f"{_CHUNK_ROWS} WHERE c.id IN ({marks})", ids).fetchall()
+            rows = self._db.execute(
+                f"{_CHUNK_ROWS} WHERE c.id {_IN_JSON}", (json.dumps([int(i) for i in ids]),)
+            ).fetchall()
         return {r[0]: Chunk(r[1], r[2], r[3], r[4], r[5]) for r in rows}
 
     def chunk_ids(self, filters: Filters) -> set[int]:
         where, args = [], []
         if filters.doc_ids:
-            where.append(f"d.id IN ({','.join('?' * len(filters.doc_ids))})")
-            args += filters.doc_ids
+            where.append(f"d.id {_IN_JSON}")
+            args.append(json.dumps(list(filters.doc_ids)))
         if filters.sources:
             # Sources are matched case-insensitively: "tass" and "TASS" are the same agency.
-            where.append(f"lower(d.source) IN ({','.join('?' * len(filters.sources))})")
-            args += [s.lower() for s in filters.sources]
+            where.append(f"lower(d.source) {_IN_JSON}")
+            args.append(json.dumps([s.lower() for s in filters.sources]))
         if filters.date_from:
             where.append("d.date >= ?")
             args.append(filters.date_from)
@@ -461,6 +624,9 @@ class FaissSqliteStore:
         if not infos:
             raise DocumentNotFound(doc_id)
         return infos[0]
+
+    def fingerprint(self, doc: Document) -> str:
+        return document_fingerprint(doc)
 
     def fingerprints(self) -> dict[str, str]:
         with self._lock:

@@ -1,8 +1,10 @@
-"""The embedded store: the four verbs, persistence, and what survives a crash mid-write."""
+"""What only the embedded store has: its files, what survives a crash mid-write, leftovers of dead
+writers, and the FAISS index type by corpus size."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -10,197 +12,156 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from store.helpers import CONFIG, DIM, add, make_doc, vectors_for
 
-from qa.errors import DocumentNotFound, IndexVersionMismatch, ModelMismatch
-from qa.store import make_store
+from qa.errors import IndexVersionMismatch
 from qa.store.faiss_sqlite import FAISS_NAME, MANIFEST_NAME, FaissSqliteStore
-from qa.types import Chunk, Document, Filters
-
-DIM = 8
-CONFIG = {
-    "model": "test-model",
-    "model_fingerprint": "fp-1",
-    "dimension": DIM,
-    "chunk_tokens": 256,
-    "chunk_overlap": 1,
-}
-
-
-def make_doc(doc_id: str, n_chunks: int = 3, **meta: str) -> tuple[Document, list[Chunk]]:
-    sentences = [f"Sentence {i} of {doc_id}." for i in range(n_chunks)]
-    text = " ".join(sentences)
-    doc = Document(doc_id, text, title=f"Title {doc_id}", **meta)
-    chunks, pos = [], 0
-    for i, s in enumerate(sentences):
-        start = text.index(s, pos)
-        chunks.append(Chunk(doc_id, i, start, start + len(s), s))
-        pos = start + len(s)
-    return doc, chunks
-
-
-def vectors_for(chunks: list[Chunk]) -> np.ndarray:
-    """Deterministic unit vectors derived from the chunk text."""
-    out = []
-    for c in chunks:
-        rng = np.random.default_rng(abs(hash(c.text)) % 2**32)
-        v = rng.normal(size=DIM).astype(np.float32)
-        out.append(v / np.linalg.norm(v))
-    return np.vstack(out) if out else np.zeros((0, DIM), np.float32)
-
-
-def add(store: FaissSqliteStore, doc_id: str, n: int = 3, **meta: str) -> list[Chunk]:
-    doc, chunks = make_doc(doc_id, n, **meta)
-    store.add([doc], chunks, vectors_for(chunks))
-    return chunks
+from qa.types import Chunk, Document
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> FaissSqliteStore:
-    return FaissSqliteStore(tmp_path / "idx", CONFIG)
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "idx"
 
 
-def test_add_search_count_delete(store: FaissSqliteStore):
-    a = add(store, "a")
-    add(store, "b", 2)
-    assert store.count() == (2, 5)
-    hits = store.search(vectors_for(a[1:2])[0], k=3)
-    top = store.get_chunks([hits[0][0]])[hits[0][0]]
-    assert top.text == a[1].text and hits[0][1] == pytest.approx(1.0, abs=1e-5)
-    assert store.delete("a") == 3
-    assert store.count() == (1, 2)
-    assert all(
-        store.get_chunks([cid])[cid].doc_id == "b"
-        for cid, _ in store.search(vectors_for(a[:1])[0], k=10)
-    )
-    with pytest.raises(DocumentNotFound):
-        store.delete("a")
+def test_manifest_describes_the_vectors_on_disk(path: Path):
+    s = FaissSqliteStore(path, CONFIG, create=True)
+    add(s, "a")
+    manifest = json.loads((path / MANIFEST_NAME).read_text())
+    assert manifest["chunks"] == 3 and manifest["dimension"] == DIM
+    assert manifest["generation"] == 1 and manifest["store"] == s.identity()
+    assert manifest["faiss_index"] == {"type": "flat", "factory": "IDMap2,Flat"}
 
 
-def test_chunk_text_is_sliced_by_characters_not_bytes(store: FaissSqliteStore):
-    # SQLite slices the stored text: offsets count code points, as Python's do, even past
-    # accents, CJK and characters outside the BMP
-    text = "Café 🚀 launch.\nЦхинвали 茨欣瓦利 parliament. Alan Alborov 👍 spoke."
-    doc = Document("u", text, title="u")
-    cuts = [(0, 15), (15, 47), (47, len(text))]
-    chunks = [Chunk("u", i, a, b, text[a:b]) for i, (a, b) in enumerate(cuts)]
-    store.add([doc], chunks, vectors_for(chunks))
-    stored = list(store.chunks())
-    assert [st.chunk for st in stored] == chunks
-    assert store.get_chunks([st.id for st in stored]) == {st.id: st.chunk for st in stored}
-
-
-def test_replacing_a_document_drops_its_old_chunks(store: FaissSqliteStore):
-    add(store, "a", 3)
-    add(store, "a", 1)
-    assert store.count() == (1, 1)
-    assert store.document_info("a").chunks == 1
-
-
-def test_reopen_keeps_everything(tmp_path: Path):
-    s1 = FaissSqliteStore(tmp_path / "idx", CONFIG)
-    a = add(s1, "a")
-    s1.close()
-    s2 = make_store("faiss", tmp_path / "idx", CONFIG)
-    assert s2.count() == (1, 3)
-    assert s2.search(vectors_for(a)[2], 1)[0][1] == pytest.approx(1.0, abs=1e-5)
-    assert s2.get_document("a").text.startswith("Sentence 0")
-    manifest = json.loads((tmp_path / "idx" / MANIFEST_NAME).read_text())
-    assert manifest["chunks"] == 3 and manifest["dimension"] == DIM and manifest["generation"] == 1
-
-
-def test_filters_select_chunk_ids(store: FaissSqliteStore):
-    add(store, "a", 2, source="TASS", date="2014-03-18")
-    add(store, "b", 2, source="RT", date="2016-01-01")
-    add(store, "c", 2)
-    assert len(store.chunk_ids(Filters())) == 6
-    ids_a = store.chunk_ids(Filters(doc_ids=["a"]))
-    assert len(ids_a) == 2
-    assert store.chunk_ids(Filters(sources=["tass"])) == ids_a
-    assert store.chunk_ids(Filters(date_from="2015-01-01")) == store.chunk_ids(
-        Filters(doc_ids=["b"])
-    )
-    assert store.chunk_ids(Filters(date_to="2015-01-01")) == ids_a
-    q = vectors_for([Chunk("b", 0, 0, 1, "Sentence 0 of b.")])[0]
-    hits = store.search(q, 10, allowed=ids_a)
-    assert {cid for cid, _ in hits} == ids_a
-    assert store.search(q, 10, allowed=set()) == []
-
-
-def test_bad_writes_change_nothing(store: FaissSqliteStore):
-    add(store, "a")
-    doc, chunks = make_doc("b")
-    with pytest.raises(ValueError):
-        store.add([doc], chunks, vectors_for(chunks)[:1])
-    with pytest.raises(ModelMismatch):
-        store.add([doc], chunks, np.ones((3, DIM + 1), np.float32))
-    other_doc, _ = make_doc("c")
-    with pytest.raises(ValueError):
-        store.add([other_doc], chunks, vectors_for(chunks))
-    assert store.count() == (1, 3)
-
-
-def test_other_model_or_version_is_refused(tmp_path: Path):
-    s = FaissSqliteStore(tmp_path / "idx", CONFIG)
+def test_other_format_version_is_refused(path: Path):
+    s = FaissSqliteStore(path, CONFIG, create=True)
     add(s, "a")
     s.close()
-    with pytest.raises(ModelMismatch, match="test-model"):
-        FaissSqliteStore(tmp_path / "idx", CONFIG | {"model_fingerprint": "fp-2"})
-    with pytest.raises(ModelMismatch):
-        FaissSqliteStore(tmp_path / "idx", CONFIG | {"dimension": DIM * 2})
-    manifest = tmp_path / "idx" / MANIFEST_NAME
-    data = json.loads(manifest.read_text())
-    manifest.write_text(json.dumps(data | {"format_version": 999}))
+    manifest = path / MANIFEST_NAME
+    manifest.write_text(json.dumps(json.loads(manifest.read_text()) | {"format_version": 999}))
     with pytest.raises(IndexVersionMismatch, match="999"):
-        FaissSqliteStore(tmp_path / "idx", CONFIG)
+        FaissSqliteStore(path)
 
 
-def test_damaged_or_stale_faiss_file_is_rebuilt_from_sqlite(tmp_path: Path):
-    s = FaissSqliteStore(tmp_path / "idx", CONFIG)
+def test_damaged_or_stale_faiss_file_is_rebuilt_from_sqlite(path: Path):
+    s = FaissSqliteStore(path, CONFIG, create=True)
     a = add(s, "a")
     s.close()
-    (tmp_path / "idx" / FAISS_NAME).write_bytes(b"garbage")
-    s = FaissSqliteStore(tmp_path / "idx", CONFIG)
-    assert s.search(vectors_for(a)[0], 1)[0][1] == pytest.approx(1.0, abs=1e-5)
+    (path / FAISS_NAME).write_bytes(b"garbage")
+    s = FaissSqliteStore(path)
+    assert s.search(vectors_for(a)[0], 1)[0].score == pytest.approx(1.0, abs=1e-5)
     s.close()
-    (tmp_path / "idx" / FAISS_NAME).unlink()
-    s = FaissSqliteStore(tmp_path / "idx", CONFIG)
+    (path / FAISS_NAME).unlink()
+    s = FaissSqliteStore(path)
     assert s.count() == (1, 3) and len(s.search(vectors_for(a)[0], 5)) == 3
+
+
+def test_temporary_files_of_dead_writers_are_removed(path: Path):
+    """Issue 14, finding 9: `.vectors.faiss.<pid>.tmp` and `.manifest.json.<pid>.tmp` left by a
+    crash stayed forever."""
+    s = FaissSqliteStore(path, CONFIG, create=True)
+    add(s, "a")
+    s.close()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    pid = int(dead.stdout)
+    leftovers = [path / f".{FAISS_NAME}.{pid}.tmp", path / f".{MANIFEST_NAME}.{pid}.tmp"]
+    for f in leftovers:
+        f.write_bytes(b"half a file")
+    alive = path / f".{FAISS_NAME}.{os.getppid()}.tmp"  # a live writer's is left alone
+    alive.write_bytes(b"being written")
+    s = FaissSqliteStore(path)
+    assert not any(f.exists() for f in leftovers) and alive.exists()
+    for f in leftovers:
+        f.write_bytes(b"half a file")
+    add(s, "b")  # and at every write
+    assert not any(f.exists() for f in leftovers) and alive.exists()
 
 
 CRASH_SCRIPT = textwrap.dedent(
     """
     import os, sys
     sys.path.insert(0, {tests!r})
-    from store.test_faiss_sqlite import CONFIG, add
+    from store.helpers import add
     from qa.store.faiss_sqlite import FaissSqliteStore
-    s = FaissSqliteStore({path!r}, CONFIG)
+    s = FaissSqliteStore({path!r})
     where = {where!r}
     if where == "after_commit":
         # the process dies after SQLite committed, before the FAISS file is written
         FaissSqliteStore._apply = lambda *a, **k: os._exit(3)
     elif where == "in_transaction":
-        # the process dies inside the SQLite transaction
-        FaissSqliteStore._bump_generation = lambda self: os._exit(3)
+        # the process dies inside the SQLite transaction, as it bumps the generation
+        FaissSqliteStore._write_meta = lambda self, values: os._exit(3)
+    elif where == "writing_faiss":
+        # the process dies halfway through writing the FAISS file
+        import qa.store.faiss_sqlite as fs
+        def half(path, data):
+            with open(fs._tmp_name(path), "wb") as fh:
+                fh.write(data[: len(data) // 2])
+            os._exit(3)
+        fs._write_atomic = half
     add(s, "new", 4)
     """
 )
 
 
-@pytest.mark.parametrize("where, expect_new", [("after_commit", True), ("in_transaction", False)])
-def test_crash_mid_write_leaves_a_usable_consistent_index(tmp_path: Path, where, expect_new):
-    path = tmp_path / "idx"
-    s = FaissSqliteStore(path, CONFIG)
+@pytest.mark.parametrize(
+    "where, expect_new",
+    [("after_commit", True), ("in_transaction", False), ("writing_faiss", True)],
+)
+def test_crash_mid_write_leaves_a_usable_consistent_index(path: Path, where, expect_new):
+    s = FaissSqliteStore(path, CONFIG, create=True)
     old = add(s, "old", 3)
     s.close()
-    script = CRASH_SCRIPT.format(
-        tests=str(Path(__file__).parent.parent), path=str(path), where=where
-    )
+    tests = str(Path(__file__).parent.parent)
+    script = CRASH_SCRIPT.format(tests=tests, path=str(path), where=where)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == 3, proc.stderr
-    s = FaissSqliteStore(path, CONFIG)
-    docs, chunks = s.count()
-    assert (docs, chunks) == ((2, 7) if expect_new else (1, 3))
-    assert s.search(vectors_for(old)[0], 1)[0][1] == pytest.approx(1.0, abs=1e-5)
+    s = FaissSqliteStore(path)
+    assert s.count() == ((2, 7) if expect_new else (1, 3))
+    assert s.search(vectors_for(old)[0], 1)[0].score == pytest.approx(1.0, abs=1e-5)
     # FAISS agrees with SQLite: every stored chunk is findable, nothing else is
-    found = {cid for cid, _ in s.search(vectors_for(old)[0], 100)}
-    assert found == {st.id for st in s.chunks()}
+    assert {h.chunk_id for h in s.search(vectors_for(old)[0], 100)} == {st.id for st in s.chunks()}
+    assert not list(path.glob(".*.tmp"))
+
+
+def _many(n: int) -> tuple[list[Document], list[Chunk], np.ndarray]:
+    rng = np.random.default_rng(0)
+    docs, chunks = [], []
+    for i in range(n):
+        doc, c = make_doc(f"d{i:05d}", 1)
+        docs.append(doc)
+        chunks += c
+    basis = rng.normal(size=(4, DIM))
+    vecs = rng.normal(size=(n, 4)) @ basis + 0.1 * rng.normal(size=(n, DIM))
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    return docs, chunks, vecs.astype(np.float32)
+
+
+def test_past_the_exact_limit_the_index_is_ivfpq_with_its_parameters_in_the_manifest(path: Path):
+    docs, chunks, vecs = _many(600)
+    s = FaissSqliteStore(path, CONFIG, create=True, exact_max=500)
+    s.add(docs[:450], chunks[:450], vecs[:450])
+    assert s.manifest()["faiss_index"]["type"] == "flat"
+    s.add(docs[450:], chunks[450:], vecs[450:])  # grows past the limit: the index type changes
+    plan = s.manifest()["faiss_index"]
+    assert plan["type"] == "ivfpq" and plan["nlist"] >= 1 and plan["nprobe"] >= 1
+    assert plan["factory"] == f"IDMap2,IVF{plan['nlist']},PQ{plan['pq_m']}"
+    ids = {c.doc_id: st.id for st in s.chunks() for c in [st.chunk]}
+    found = sum(s.search(vecs[i], 10)[0].chunk_id == ids[docs[i].id] for i in range(0, 600, 20))
+    assert found >= 25  # of 30: candidates are approximate, re-scored exactly
+    assert s.delete(docs[0].id) == 1  # IVF-PQ can delete (HNSW could not)
+    s.close()
+    again = FaissSqliteStore(path, exact_max=500)
+    assert again.manifest()["faiss_index"] == plan and again.count() == (599, 599)
+
+
+def test_memory_mapped_index_answers_and_accepts_writes(path: Path):
+    s = FaissSqliteStore(path, CONFIG, create=True)
+    a = add(s, "a")
+    s.close()
+    mapped = FaissSqliteStore(path, mmap=True)
+    assert mapped.search(vectors_for(a)[1], 1)[0].score == pytest.approx(1.0, abs=1e-5)
+    b = add(mapped, "b")
+    assert mapped.search(vectors_for(b)[1], 1)[0].score == pytest.approx(1.0, abs=1e-5)
+    assert mapped.count() == (2, 6)

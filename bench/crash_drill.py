@@ -1,0 +1,176 @@
+"""Crash drill: start `qa index` on a corpus, kill -9 it at a random moment, then open the
+index, check it and ask. Repeated N times (20 by default); tests/store/test_crash_drill.py runs a
+short one.
+
+Every run must leave an index that opens, answers, and holds exactly the documents of the batches
+committed before the kill (each batch of QA_WRITE_BATCH documents is one generation): whole
+batches, in order, every document with all its chunks, and FAISS agreeing with SQLite.
+
+    python bench/crash_drill.py --runs 20      # JSON in bench/results/crash_drill.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from qa.load import load_documents
+from qa.service import QAService
+from qa.settings import Settings
+from qa.store import store_exists
+
+RESULTS = Path(__file__).resolve().parent / "results"
+WRITE_BATCH = 6
+TOWNS = ["Eastbridge", "Harlow", "Quenby", "Marsh End", "Tolvery", "Ashcombe", "Pennick", "Rudd"]
+
+
+def make_corpus(folder: Path, n_docs: int) -> Path:
+    """Short articles, each with a name found in no other (so a search for it is unambiguous)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n_docs):
+        town = TOWNS[i % len(TOWNS)]
+        (folder / f"doc{i:03d}.txt").write_text(
+            f"Mayor Zorvan{i:03d} opened the new library in {town} on Monday. "
+            f"The library in {town} holds {1000 + i} books. Residents of {town} welcomed it.\n",
+            encoding="utf-8",
+        )
+    return folder
+
+
+def _index_command(index_dir: Path, corpus: Path) -> list[str]:
+    return [sys.executable, "-m", "qa.cli", "--index-dir", str(index_dir), "index", str(corpus)]
+
+
+def _env() -> dict[str, str]:
+    return os.environ | {"QA_WRITE_BATCH": str(WRITE_BATCH), "OMP_NUM_THREADS": "1"}
+
+
+def timed_full_run(index_dir: Path, corpus: Path) -> tuple[float, float]:
+    """Seconds until the index first exists, and until `qa index` ends (where to aim kills)."""
+    started = time.monotonic()
+    proc = subprocess.Popen(_index_command(index_dir, corpus), env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = None
+    while proc.poll() is None:
+        if first is None and (index_dir / "store.sqlite3").exists():
+            first = time.monotonic() - started
+        time.sleep(0.02)
+    total = time.monotonic() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"qa index failed ({proc.returncode})")
+    return (first or total * 0.5), total
+
+
+def check(index_dir: Path, batches: list[list[str]], svc_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """What a reader of the killed index finds; raises AssertionError when a promise is broken."""
+    settings = Settings(index_dir=index_dir)
+    if not store_exists(settings):
+        return {"documents": 0, "batches": 0, "note": "killed before the first commit"}
+    svc = QAService(settings, **svc_kwargs)
+    try:
+        store = svc.store
+        ids = sorted(store.fingerprints())
+        complete = 0
+        while complete < len(batches) and set(batches[complete]) <= set(ids):
+            complete += 1
+        expected = sorted(d for b in batches[:complete] for d in b)
+        assert ids == expected, f"not whole batches: {len(ids)} documents, {complete} batches"
+        for info in store.documents():
+            assert info.chunks >= 1, f"{info.id} has no chunks"
+        docs, chunks = store.count()
+        if chunks:
+            probe = svc.embedder.embed_query("library")
+            found = {h.chunk_id for h in store.search(probe, chunks)}
+            assert found == {st.id for st in store.chunks()}, "FAISS disagrees with SQLite"
+        answered = None
+        if ids:
+            n = int(ids[-1].removeprefix("doc"))
+            result = svc.ask(f"Who opened the library holding {1000 + n} books?")
+            assert result.passages and result.passages[0].doc_id in ids
+            answered = result.answer.text if result.answer else None
+        return {"documents": docs, "chunks": chunks, "batches": complete, "answer": answered}
+    finally:
+        svc.close()
+
+
+def drill(runs: int, n_docs: int = 36, seed: int = 0, work: Path | None = None) -> dict[str, Any]:
+    rng = random.Random(seed)
+    work = Path(tempfile.mkdtemp(prefix="qa-crash-drill-", dir=work))
+    try:
+        corpus = make_corpus(work / "corpus", n_docs)
+        docs, _ = load_documents([corpus])
+        order = [d.id for d in docs]
+        batches = [order[i : i + WRITE_BATCH] for i in range(0, len(order), WRITE_BATCH)]
+        first, total = timed_full_run(work / "reference", corpus)
+        # one process holds the models for every check, as a server would
+        from qa.embed import Embedder
+        from qa.readers import make_reader
+
+        settings = Settings()
+        embedder = Embedder(settings.embed_model)
+        svc_kwargs = {"embedder": embedder, "reader": make_reader(settings, embedder)}
+        reference = check(work / "reference", batches, svc_kwargs)
+        assert reference["batches"] == len(batches), reference
+        trials = []
+        for run in range(runs):
+            index_dir = work / f"run{run:02d}"
+            delay = rng.uniform(first * 0.8, total)
+            proc = subprocess.Popen(_index_command(index_dir, corpus), env=_env(),
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(delay)
+            killed = proc.poll() is None
+            if killed:
+                proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            trial: dict[str, Any] = {"run": run, "kill_after_s": round(delay, 2), "killed": killed}
+            try:
+                trial |= check(index_dir, batches, svc_kwargs)
+                trial["survived"] = True
+            except Exception as exc:  # a broken promise: reported, and the drill goes on
+                trial |= {"survived": False, "error": f"{type(exc).__name__}: {exc}"}
+            trials.append(trial)
+            shutil.rmtree(index_dir, ignore_errors=True)
+        return {
+            "runs": runs,
+            "survived": sum(t["survived"] for t in trials),
+            "killed_mid_run": sum(t["killed"] for t in trials),
+            "documents": n_docs,
+            "write_batch": WRITE_BATCH,
+            "full_run_s": round(total, 2),
+            "trials": trials,
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--docs", type=int, default=36)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    result = drill(args.runs, args.docs, args.seed)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "crash_drill.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(f"crash drill: {result['survived']}/{result['runs']} survived "
+          f"({result['killed_mid_run']} killed mid-run)")
+    for t in result["trials"]:
+        if not t["survived"]:
+            print(f"  run {t['run']}: {t['error']}")
+    return 0 if result["survived"] == result["runs"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,440 @@
+"""PostgreSQL + pgvector: the store for many app servers and corpora past one machine's FAISS.
+
+One row per chunk holds its text, offsets, the document's filterable metadata (source, date) and
+its vector, so nothing can drift apart; documents (full text, title, fingerprint) live in a second
+table written in the same transaction. Searches use an HNSW index (cosine); filters are SQL
+``WHERE`` clauses. Every write is one transaction that also bumps the ``generation`` row: the lock
+on that row serializes writers across all app servers (a writer that waits longer than
+``write_timeout`` gets ``Busy``), and readers see a write whole or not at all.
+
+The service creates the schema and records its version in the meta table; a schema of another
+version is refused with the rebuild command, as the embedded store does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from qa.errors import Busy, DocumentNotFound, IndexError_, IndexVersionMismatch, ModelMismatch
+from qa.store.base import Hit, StoreConfig, StoredChunk, document_fingerprint
+from qa.types import Chunk, Document, DocumentInfo, Filters
+
+FORMAT_VERSION = 1
+#: HNSW graph parameters (pgvector's defaults); the candidate list grows with k at query time
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+MIN_EF_SEARCH = 40
+
+
+def _connect(url: str) -> Any:
+    try:
+        import psycopg
+        from pgvector.psycopg import register_vector
+    except ImportError as exc:  # pragma: no cover - the optional extra is missing
+        raise IndexError_(
+            "QA_STORE=pgvector needs the PostgreSQL driver: pip install 'qa[scale]'"
+        ) from exc
+    try:
+        conn = psycopg.connect(url, autocommit=True)
+    except psycopg.OperationalError as exc:
+        raise IndexError_(f"cannot reach PostgreSQL at {_redact(url)}: {exc}") from exc
+    conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    register_vector(conn)
+    return conn
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"://([^:@/]*):[^@/]*@", r"://\1:***@", url)
+
+
+class _Writer:
+    def __init__(self, store: PgVectorStore, dim: int) -> None:
+        self.store = store
+        self.dim = dim
+
+    def add(self, docs: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
+        from psycopg.types.json import Jsonb
+
+        t, conn = self.store.tables, self.store._conn
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        if len(vectors) and vectors.shape[1] != self.dim:
+            raise ModelMismatch(f"vectors have dimension {vectors.shape[1]}, index has {self.dim}")
+        by_id = {d.id: d for d in docs}
+        stray = {c.doc_id for c in chunks} - set(by_id)
+        if stray:
+            raise ValueError(f"chunks of documents not being added: {sorted(stray)[:5]}")
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        with conn.cursor() as cur:
+            cur.execute(f"DELETE FROM {t['documents']} WHERE id = ANY(%s)", (list(by_id),))
+            cur.executemany(
+                f"INSERT INTO {t['documents']} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (
+                        d.id,
+                        d.title,
+                        d.source,
+                        d.date,
+                        d.url,
+                        d.path,
+                        d.text,
+                        Jsonb(d.content),
+                        document_fingerprint(d),
+                        time.time(),
+                    )
+                    for d in docs
+                ],
+            )
+            copy_sql = (
+                f"COPY {t['chunks']} (doc_id, idx, start_char, end_char, text, source, date, "
+                "embedding) FROM STDIN WITH (FORMAT BINARY)"
+            )
+            with cur.copy(copy_sql) as copy:
+                copy.set_types(["text", "int4", "int4", "int4", "text", "text", "text", "vector"])
+                for chunk, vec in zip(chunks, vectors, strict=True):
+                    doc = by_id[chunk.doc_id]
+                    copy.write_row(
+                        (
+                            chunk.doc_id,
+                            chunk.index,
+                            chunk.start,
+                            chunk.end,
+                            chunk.text,
+                            doc.source,
+                            doc.date,
+                            vec,
+                        )
+                    )
+
+    def delete(self, doc_id: str) -> int:
+        t, conn = self.store.tables, self.store._conn
+        n = conn.execute(f"SELECT count(*) FROM {t['chunks']} WHERE doc_id = %s", (doc_id,))
+        chunks = int(n.fetchone()[0])
+        cur = conn.execute(f"DELETE FROM {t['documents']} WHERE id = %s", (doc_id,))
+        if cur.rowcount == 0:
+            raise DocumentNotFound(doc_id)
+        return chunks
+
+
+class PgVectorStore:
+    """``url``: a libpq connection string; ``prefix`` names this store's tables, so several
+    indexes can share one database."""
+
+    kind = "pgvector"
+    format_version = FORMAT_VERSION
+
+    def __init__(
+        self,
+        url: str,
+        config: StoreConfig | None = None,
+        *,
+        create: bool = False,
+        prefix: str = "qa_",
+        write_timeout: float = 30.0,
+    ) -> None:
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", prefix):
+            raise ValueError(f"table prefix {prefix!r}: lower-case letters, digits and _ only")
+        self.url = url
+        self.write_timeout = write_timeout
+        self.tables = {n: f"{prefix}{n}" for n in ("meta", "documents", "chunks")}
+        self._lock = threading.RLock()
+        self._conn = _connect(url)
+        self._seen_generation = -1
+        try:
+            self.config = self._open(config, create)
+        except BaseException:
+            self._conn.close()
+            raise
+        self.dim = self.config.dimension
+        self._seen_generation = self.generation()
+
+    @classmethod
+    def exists(cls, url: str, prefix: str = "qa_") -> bool:
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            row = conn.execute("SELECT to_regclass(%s)", (f"{prefix}meta",)).fetchone()
+            if row is None or row[0] is None:
+                return False
+            row = conn.execute(
+                f"SELECT 1 FROM {prefix}meta WHERE key = 'format_version'"
+            ).fetchone()
+            return row is not None
+
+    # -- schema --------------------------------------------------------------------------------
+
+    def _open(self, config: StoreConfig | None, create: bool) -> StoreConfig:
+        t = self.tables
+        with self._conn.transaction():
+            # replicas starting together: one creates the schema, the others then find it
+            self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (t["meta"],))
+            self._conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {t['meta']} (key text PRIMARY KEY, value jsonb)"
+            )
+            meta = self._meta()
+            if "format_version" not in meta:
+                if not create or config is None:
+                    raise IndexError_(f"no index in {_redact(self.url)} (run `qa index` first)")
+                self._create_tables(config.dimension)
+                self._write_meta({"format_version": FORMAT_VERSION, "generation": 0})
+                self._write_meta(config.to_dict() | {"created": _new_identity()})
+                return config
+        if meta["format_version"] != FORMAT_VERSION:
+            raise IndexVersionMismatch(
+                f"the index in {_redact(self.url)} has schema version {meta['format_version']}, "
+                f"this qa reads version {FORMAT_VERSION}: rebuild it with `qa index --rebuild`"
+            )
+        return StoreConfig.from_dict(meta)
+
+    def _create_tables(self, dim: int) -> None:
+        t = self.tables
+        self._conn.execute(
+            f"""
+            CREATE TABLE IF NOT EXISTS {t['documents']} (
+                id text PRIMARY KEY, title text NOT NULL, source text, date text, url text,
+                path text, text text NOT NULL, content jsonb NOT NULL, fingerprint text NOT NULL,
+                added double precision NOT NULL)"""
+        )
+        self._conn.execute(
+            f"""
+            CREATE TABLE IF NOT EXISTS {t['chunks']} (
+                id bigserial PRIMARY KEY,
+                doc_id text NOT NULL REFERENCES {t['documents']}(id) ON DELETE CASCADE,
+                idx int NOT NULL, start_char int NOT NULL, end_char int NOT NULL,
+                text text NOT NULL, source text, date text,
+                embedding vector({int(dim)}) NOT NULL)"""
+        )
+        self._create_indexes()
+
+    def _create_indexes(self) -> None:
+        c = self.tables["chunks"]
+        self._conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {c}_hnsw ON {c} USING hnsw (embedding vector_cosine_ops) "
+            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
+        )
+        self._conn.execute(f"CREATE INDEX IF NOT EXISTS {c}_doc ON {c} (doc_id)")
+        self._conn.execute(f"CREATE INDEX IF NOT EXISTS {c}_source ON {c} (lower(source))")
+        self._conn.execute(f"CREATE INDEX IF NOT EXISTS {c}_date ON {c} (date)")
+
+    def _meta(self) -> dict[str, Any]:
+        rows = self._conn.execute(f"SELECT key, value FROM {self.tables['meta']}").fetchall()
+        return dict(rows)
+
+    def _write_meta(self, values: dict[str, Any]) -> None:
+        from psycopg.types.json import Jsonb
+
+        self._conn.cursor().executemany(
+            f"INSERT INTO {self.tables['meta']} VALUES (%s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [(k, Jsonb(v)) for k, v in values.items()],
+        )
+
+    def check(self, config: StoreConfig) -> None:
+        stored = self.config
+        if (stored.dimension, stored.model_fingerprint) != (
+            config.dimension,
+            config.model_fingerprint,
+        ):
+            raise ModelMismatch(
+                f"the index in {_redact(self.url)} was built with embedding model "
+                f"{stored.model!r} (dimension {stored.dimension}), but settings name "
+                f"{config.model!r} (dimension {config.dimension}): use the same model or rebuild "
+                "with `qa index --rebuild`"
+            )
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def writing(self) -> contextlib.AbstractContextManager[_Writer]:
+        return self._writing(None)
+
+    def rebuilding(self, config: StoreConfig) -> contextlib.AbstractContextManager[_Writer]:
+        return self._writing(config)
+
+    @contextlib.contextmanager
+    def _writing(self, rebuild: StoreConfig | None) -> Iterator[_Writer]:
+        import psycopg
+
+        t = self.tables
+        with self._lock, self._conn.transaction():
+            self._conn.execute(f"SET LOCAL lock_timeout = '{int(self.write_timeout * 1000)}ms'")
+            try:
+                row = self._conn.execute(
+                    f"SELECT value FROM {t['meta']} WHERE key = 'generation' FOR UPDATE"
+                ).fetchone()
+            except psycopg.errors.LockNotAvailable:
+                raise Busy(
+                    f"another write to the index is in progress (waited {self.write_timeout:g}s);"
+                    " nothing was written, try again"
+                ) from None
+            self._conn.execute("SET LOCAL lock_timeout = 0")
+            dim = self.dim
+            if rebuild is not None:
+                self._conn.execute(f"DELETE FROM {t['chunks']}")
+                self._conn.execute(f"DELETE FROM {t['documents']}")
+                if rebuild.dimension != self.dim:
+                    self._conn.execute(f"DROP INDEX IF EXISTS {t['chunks']}_hnsw")
+                    self._conn.execute(
+                        f"ALTER TABLE {t['chunks']} ALTER COLUMN embedding "
+                        f"TYPE vector({int(rebuild.dimension)})"
+                    )
+                    self._create_indexes()
+                self._write_meta(rebuild.to_dict() | {"created": _new_identity()})
+                dim = rebuild.dimension
+            yield _Writer(self, dim)
+            self._write_meta({"generation": int(row[0]) + 1})
+        if rebuild is not None:
+            self.config, self.dim = rebuild, rebuild.dimension
+
+    def add(self, docs: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
+        with self.writing() as w:
+            w.add(docs, chunks, vectors)
+
+    def delete(self, doc_id: str) -> int:
+        with self.writing() as w:
+            return w.delete(doc_id)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def _query(self, sql: str, args: Any = ()) -> list[Any]:
+        with self._lock:
+            return list(self._conn.execute(sql, args).fetchall())
+
+    def generation(self) -> int:
+        rows = self._query(f"SELECT value FROM {self.tables['meta']} WHERE key = 'generation'")
+        return int(rows[0][0]) if rows else 0
+
+    def identity(self) -> str:
+        rows = self._query(f"SELECT value FROM {self.tables['meta']} WHERE key = 'created'")
+        return str(rows[0][0]) if rows else ""
+
+    def refresh(self) -> bool:
+        """Nothing is cached but the configuration, so this only notices a move (a rebuild may
+        bring another configuration)."""
+        generation = self.generation()
+        if generation == self._seen_generation:
+            return False
+        with self._lock:
+            self.config = StoreConfig.from_dict(self._meta())
+            self.dim = self.config.dimension
+            self._seen_generation = generation
+        return True
+
+    def search(self, vector: np.ndarray, k: int, allowed: set[int] | None = None) -> list[Hit]:
+        if k <= 0 or (allowed is not None and not allowed):
+            return []
+        c = self.tables["chunks"]
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
+        args: list[Any]
+        where, args = "", [query]
+        if allowed is not None:  # a list (not a numpy array: that would be sent as a vector)
+            where, args = "WHERE id = ANY(%s)", [query, sorted(allowed)]
+        with self._lock, self._conn.transaction():
+            # HNSW returns at most ef_search rows; iterative scans keep going past filtered-out
+            # rows instead of returning fewer than k
+            self._conn.execute(f"SET LOCAL hnsw.ef_search = {max(MIN_EF_SEARCH, int(k))}")
+            self._conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            rows = self._conn.execute(
+                f"SELECT id, embedding <=> %s AS d FROM {c} {where} ORDER BY d LIMIT {int(k)}",
+                args,
+            ).fetchall()
+        return [Hit(int(i), 1.0 - float(d)) for i, d in rows]
+
+    def count(self) -> tuple[int, int]:
+        t = self.tables
+        rows = self._query(
+            f"SELECT (SELECT count(*) FROM {t['documents']}), (SELECT count(*) FROM {t['chunks']})"
+        )
+        return int(rows[0][0]), int(rows[0][1])
+
+    def chunks(self) -> Iterator[StoredChunk]:
+        rows = self._query(
+            f"SELECT id, doc_id, idx, start_char, end_char, text FROM {self.tables['chunks']} "
+            "ORDER BY doc_id, idx"
+        )
+        for cid, doc_id, idx, start, end, text in rows:
+            yield StoredChunk(cid, Chunk(doc_id, idx, start, end, text))
+
+    def get_chunks(self, ids: list[int]) -> dict[int, Chunk]:
+        if not ids:
+            return {}
+        rows = self._query(
+            f"SELECT id, doc_id, idx, start_char, end_char, text FROM {self.tables['chunks']} "
+            "WHERE id = ANY(%s)",
+            ([int(i) for i in ids],),
+        )
+        return {r[0]: Chunk(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+
+    def chunk_ids(self, filters: Filters) -> set[int]:
+        where: list[str] = []
+        args: list[Any] = []
+        if filters.doc_ids:
+            where.append("doc_id = ANY(%s)")
+            args.append(list(filters.doc_ids))
+        if filters.sources:
+            where.append("lower(source) = ANY(%s)")
+            args.append([s.lower() for s in filters.sources])
+        if filters.date_from:
+            where.append("date >= %s")
+            args.append(filters.date_from)
+        if filters.date_to:
+            where.append("date <= %s")
+            args.append(filters.date_to)
+        sql = f"SELECT id FROM {self.tables['chunks']}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return {r[0] for r in self._query(sql, args)}
+
+    def get_document(self, doc_id: str) -> Document:
+        rows = self._query(
+            "SELECT id, text, title, source, date, url, path, content FROM "
+            f"{self.tables['documents']} WHERE id = %s",
+            (doc_id,),
+        )
+        if not rows:
+            raise DocumentNotFound(doc_id)
+        r = rows[0]
+        content = [(int(a), int(b)) for a, b in r[7]]
+        return Document(r[0], r[1], r[2], r[3], r[4], r[5], r[6], content)
+
+    def _infos(self, where: str = "", args: Any = ()) -> list[DocumentInfo]:
+        t = self.tables
+        rows = self._query(
+            "SELECT d.id, d.title, d.source, d.date, d.url, d.path, length(d.text), "
+            f"(SELECT count(*) FROM {t['chunks']} c WHERE c.doc_id = d.id) "
+            f"FROM {t['documents']} d {where} ORDER BY d.id",
+            args,
+        )
+        return [
+            DocumentInfo(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7])) for r in rows
+        ]
+
+    def documents(self) -> list[DocumentInfo]:
+        return self._infos()
+
+    def document_info(self, doc_id: str) -> DocumentInfo:
+        infos = self._infos("WHERE d.id = %s", (doc_id,))
+        if not infos:
+            raise DocumentNotFound(doc_id)
+        return infos[0]
+
+    def fingerprint(self, doc: Document) -> str:
+        return document_fingerprint(doc)
+
+    def fingerprints(self) -> dict[str, str]:
+        return dict(self._query(f"SELECT id, fingerprint FROM {self.tables['documents']}"))
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+def _new_identity() -> str:
+    return f"{time.time()}-{uuid.uuid4().hex[:8]}"

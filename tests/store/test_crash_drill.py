@@ -1,0 +1,22 @@
+"""A short run of bench/crash_drill.py: `qa index` killed with SIGKILL at random moments leaves an
+index that opens, answers, and holds whole committed batches only (issue 14's crash drill)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+
+@pytest.mark.slow
+def test_index_killed_at_random_moments_stays_consistent(tmp_path: Path):
+    from crash_drill import drill
+
+    result = drill(runs=3, n_docs=24, seed=1, work=tmp_path)
+    failures = [t for t in result["trials"] if not t["survived"]]
+    assert not failures, failures
+    assert result["survived"] == result["runs"] == 3
+    assert all(t["batches"] <= 4 for t in result["trials"])  # 24 documents, batches of 6
