@@ -115,12 +115,8 @@ def drill(runs: int, n_docs: int = 36, seed: int = 0, work: Path | None = None) 
         batches = [order[i : i + WRITE_BATCH] for i in range(0, len(order), WRITE_BATCH)]
         first, total = timed_full_run(work / "reference", corpus)
         # one process holds the models for every check, as a server would
-        from qa.embed import Embedder
-        from qa.readers import make_reader
-
-        settings = Settings()
-        embedder = Embedder(settings.embed_model)
-        svc_kwargs = {"embedder": embedder, "reader": make_reader(settings, embedder)}
+        models = QAService(Settings())
+        svc_kwargs = {"embedder": models.embedder, "reader": models.reader}
         reference = check(work / "reference", batches, svc_kwargs)
         assert reference["batches"] == len(batches), reference
         trials = []
