@@ -73,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="add files or folders to the index (default: the corpus)")
     p.add_argument("paths", nargs="*", help="files or folders (.txt .md .html .jsonl)")
     p.add_argument("--rebuild", action="store_true", help="build a fresh index and swap it in")
+    p.add_argument(
+        "--engine", choices=["local", "ray"], help="embed here, or on Ray (QA_INDEX_ENGINE)"
+    )
+    p.add_argument("--address", help="Ray cluster address (default: a local Ray on 127.0.0.1)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_index)
 
@@ -143,7 +147,7 @@ def _print_problems(problems: list[Any]) -> None:
 def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from qa.service import QAService
 
-    svc = QAService(settings)
+    svc = QAService(settings.replace(index_engine=args.engine, ray_address=args.address))
     paths = args.paths or None
     report = svc.rebuild(paths, progress=True) if args.rebuild else svc.index(paths, progress=True)
     if args.json:

@@ -184,7 +184,12 @@ class QAService:
             docs, self.embedder.count_tokens, config.chunk_tokens, config.chunk_overlap
         )
         chunks = [c for doc_chunks in per_doc for c in doc_chunks]
-        return chunks, self.embedder.embed([c.text for c in chunks], progress=progress)
+        texts = [c.text for c in chunks]
+        if self.settings.index_engine == "ray" and texts:
+            from qa import index_ray
+
+            return chunks, index_ray.embed(texts, self.settings, self.settings.ray_address or None)
+        return chunks, self.embedder.embed(texts, progress=progress)
 
     def delete(self, doc_id: str) -> int:
         return self.store.delete(doc_id)
