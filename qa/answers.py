@@ -74,7 +74,14 @@ def group_by_meaning(spans: Sequence[Span]) -> list[list[Span]]:
 
     A span joins the first group that has a member whose words contain its words or are contained
     in them, or a member it overlaps in the same document. Spans whose normalized text is empty
-    (punctuation, a lone article) are dropped."""
+    (punctuation, a lone article) are dropped. Spans that a reader already grouped (``meaning``
+    set) keep the reader's grouping, since it scored each meaning as a whole."""
+    if spans and all(s.meaning >= 0 for s in spans):
+        by_meaning: dict[int, list[Span]] = {}
+        for s in spans:
+            if normalize_answer(s.text):
+                by_meaning.setdefault(s.meaning, []).append(s)
+        return list(by_meaning.values())
     groups: list[list[Span]] = []
     words: list[list[list[str]]] = []
     for span in spans:

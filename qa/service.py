@@ -65,7 +65,7 @@ class QAService:
     def reader(self) -> Reader:
         with self._lock:
             if self._reader is None:
-                self._reader = make_reader(self.settings, self.embedder)
+                self._reader = make_reader(self.settings)
             return self._reader
 
     @property
@@ -112,10 +112,14 @@ class QAService:
         )
 
     def warm_up(self) -> None:
-        """Load models and the index now rather than on the first question."""
+        """Load models and the index now rather than on the first question, and read one
+        made-up passage: a first read pays for lazy allocations (onnxruntime's arenas, tokenizer
+        and sentence-splitter set-up) that belong to start-up, not to a user's question."""
         self.embedder.warm_up()
         self.reader.warm_up()
         self.retriever.sync()
+        text = "The service was started by the operator. It answers questions."
+        self.read("Who started the service?", [Passage("warm-up", 0, 0, len(text), text)])
 
     def index_exists(self) -> bool:
         return store_exists(self.settings)
@@ -290,6 +294,7 @@ class QAService:
         # the reader's fitted weights have only seen ranked passages (unranked read as unretrieved)
         passages = [p if p.rank > 0 else replace(p, rank=i) for i, p in enumerate(passages, 1)]
         started = time.perf_counter()
+        passages = self.with_dense_scores(question, passages)
         reader = self.reader
         output = reader.read(question, passages, top_n=self.settings.max_answers * 4)
         read_done = time.perf_counter()
@@ -313,6 +318,21 @@ class QAService:
             no_answer_score=round(float(output.no_answer), 4),
             threshold=threshold,
         )
+
+    def with_dense_scores(self, question: str, passages: list[Passage]) -> list[Passage]:
+        """Every passage with its cosine to the question: the reader's confidence weighs how
+        close the passages are to the question, and a passage that BM25 alone found, or one
+        handed in directly, comes without it."""
+        missing = [i for i, p in enumerate(passages) if "dense" not in p.scores]
+        if not missing:
+            return passages
+        query = self.embedder.embed_query(question)
+        vectors = self.embedder.embed([passages[i].text for i in missing])
+        out = list(passages)
+        for i, vector in zip(missing, vectors, strict=True):
+            cosine = round(float(np.dot(vector, query)), 6)
+            out[i] = replace(out[i], scores={**out[i].scores, "dense": cosine})
+        return out
 
     def documents(self) -> list[DocumentInfo]:
         return self.store.documents()

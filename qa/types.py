@@ -174,6 +174,9 @@ class Span(Serializable):
     score: float
     passage_rank: int = 0
     features: dict[str, float] = field(default_factory=dict)
+    #: which answer this span states, when the reader grouped its spans by meaning (-1: not
+    #: grouped); spans of one meaning share it and their score
+    meaning: int = -1
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from qa.answers import aggregate, group_by_meaning, normalize_answer, sentence_around, token_f1
@@ -80,16 +82,30 @@ def test_contained_and_overlapping_spans_are_one_meaning_with_the_best_span():
         span(b, "Jens Stoltenberg", 0.8),
         span(a, "General Jens Stoltenberg", 0.8),
         span(a, "Monday", 0.3),
-        Span("Stoltenberg's plan", "a", text_a.index("Stoltenberg's"), len(text_a) - 8, 0.8),
+        span(a, "Stoltenberg said", 0.8),  # overlaps "General Jens Stoltenberg" in the text
     ]
     groups = group_by_meaning(spans)
     assert [[s.text for s in g] for g in groups] == [
-        ["Jens Stoltenberg", "Jens Stoltenberg", "General Jens Stoltenberg", "Stoltenberg's plan"],
+        ["Jens Stoltenberg", "Jens Stoltenberg", "General Jens Stoltenberg", "Stoltenberg said"],
         ["Monday"],
     ]
     answers = aggregate(ReaderOutput(spans), [a, b], threshold=0.5)
     assert [x.text for x in answers] == ["Jens Stoltenberg"]
     assert [c.doc_id for c in answers[0].citations] == ["a", "b"]
+
+
+def test_meanings_a_reader_assigned_are_kept():
+    """A reader that grouped its spans marks each with its meaning; aggregation keeps that
+    grouping even where the words alone would group otherwise."""
+    a = passage("a", TEXT_A)
+    spans = [
+        replace(span(a, "Moscow", 0.9), meaning=0),
+        replace(span(a, "signed in Moscow", 0.5), meaning=1),
+    ]
+    assert [[s.text for s in g] for g in group_by_meaning(spans)] == [
+        ["Moscow"],
+        ["signed in Moscow"],
+    ]
 
 
 def test_unrelated_answers_stay_apart():

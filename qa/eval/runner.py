@@ -273,6 +273,13 @@ def _summarize_qa(
     summary = _empty_summary()
     summary.update(target.describe())
     summary.update(M.squad_summary(scored))
+    # the reader's first choice whatever its confidence: what ranking alone is worth, apart from
+    # the decision to abstain
+    answerable = [s for s in scored if s.answerable]
+    if answerable:
+        summary["has_answer_f1_first_choice"] = round(
+            100 * sum(s.candidate_f1 for s in answerable) / len(answerable), 2
+        )
     has_unanswerable = any(not s.answerable for s in scored)
     if has_unanswerable or target.sees_below_threshold:
         t, f1 = M.best_threshold(scored, "f1")

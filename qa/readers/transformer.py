@@ -265,7 +265,12 @@ class TransformerReader:
             feats = evidence[gi].as_features()
             for sp in groups[gi]:
                 out.append(
-                    replace(sp, score=round(float(probs[gi]), 6), features={**sp.features, **feats})
+                    replace(
+                        sp,
+                        score=round(float(probs[gi]), 6),
+                        features={**sp.features, **feats},
+                        meaning=gi,
+                    )
                 )
         out = out[:top_n]
         top = out[0]

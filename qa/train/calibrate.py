@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import random
 import tempfile
 import time
@@ -237,9 +238,14 @@ def calibrate(
     out: str | Path,
     *,
     c_grid: tuple[float, ...] = C_GRID,
+    cases_path: str | Path | None = None,
+    out_of_corpus: float = OUT_OF_CORPUS_TARGET,
+    adversarial: float = ADVERSARIAL_TARGET,
 ) -> dict[str, Any]:
+    """Fit and write ``calibration.json``; ``cases_path`` keeps the reader's outputs (a pickle
+    tied to the weights' fingerprint) so that a refit with other targets reads nothing again."""
     started = time.time()
-    cases = collect(model, squad2, split)
+    cases = _cached_cases(model, squad2, split, cases_path)
     trials = []
     for c in c_grid:
         choices = out_of_fold(cases, c)
@@ -247,7 +253,7 @@ def calibrate(
         trials.append((float(brier), c, choices))
         log.info("C %g: out-of-fold Brier %.4f", c, brier)
     _, c, choices = min(trials, key=lambda t: t[0])
-    threshold = choose_threshold(cases, choices)
+    threshold = choose_threshold(cases, choices, out_of_corpus, adversarial)
     final = _model(*_stack(cases), c, threshold)
     final.model_sha256 = model_fingerprint(model)
     final.fitted = {
@@ -259,9 +265,10 @@ def calibrate(
         "not answer)",
         "l2": f"C={c}: the lowest out-of-fold Brier score of first choices, 2 folds by article",
         "threshold": "the lowest at which out-of-fold the reader refuses >= "
-        f"{OUT_OF_CORPUS_TARGET:.0%} of out-of-corpus questions and >= {ADVERSARIAL_TARGET:.0%} "
+        f"{out_of_corpus:.0%} of out-of-corpus questions and >= {adversarial:.0%} "
         "of SQuAD 2.0 adversarial unanswerable questions (gold passage)",
         "out_of_fold": figures(cases, choices, threshold),
+        "trade_off": trade_off(cases, choices),
         "seconds": round(time.time() - started, 1),
     }
     Path(out).mkdir(parents=True, exist_ok=True)
@@ -269,10 +276,51 @@ def calibrate(
     return final.to_dict()
 
 
+def _cached_cases(
+    model: str | Path, squad2: str | Path, split: Split, path: str | Path | None
+) -> list[Case]:
+    if path is None:
+        return collect(model, squad2, split)
+    path = Path(path)
+    fingerprint = model_fingerprint(model)
+    if path.exists():
+        with path.open("rb") as f:
+            saved = pickle.load(f)
+        if saved["model_sha256"] == fingerprint:
+            return list(saved["cases"])
+        log.info("%s holds another model's cases: reading again", path)
+    cases = collect(model, squad2, split)
+    with path.open("wb") as f:
+        pickle.dump({"model_sha256": fingerprint, "cases": cases}, f)
+    return cases
+
+
+def trade_off(cases: list[Case], choices: list[Choice]) -> list[dict[str, Any]]:
+    """Out-of-fold figures at a ladder of thresholds: what each operating point costs."""
+    rows = []
+    for t in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6):
+        fig = figures(cases, choices, t)
+        rows.append(
+            {
+                "threshold": t,
+                "open_domain_has_answer_f1": fig["open_domain"]["has_answer_f1"],
+                "open_domain_no_answer_accuracy": fig["open_domain"]["no_answer_accuracy"],
+                "out_of_corpus_refused": fig["out_of_corpus"]["no_answer_accuracy"],
+                "gold_has_answer_f1": fig["gold_passage"]["has_answer_f1"],
+                "adversarial_refused": fig["gold_passage"]["no_answer_accuracy"],
+            }
+        )
+    return rows
+
+
 def calibrate_from_files(
-    model: str | Path, squad2: str | Path, split_path: str | Path, out: str | Path
+    model: str | Path,
+    squad2: str | Path,
+    split_path: str | Path,
+    out: str | Path,
+    **options: Any,
 ) -> dict[str, Any]:
-    return calibrate(model, squad2, Split.load(split_path), out)
+    return calibrate(model, squad2, Split.load(split_path), out, **options)
 
 
 def dump(report: dict[str, Any]) -> str:

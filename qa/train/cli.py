@@ -97,6 +97,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--data", required=True, help="SQuAD 2.0 JSON holding the split's articles")
     c.add_argument("--split", required=True, help="split.json naming calibration/test articles")
     c.add_argument("--out", default=None, help="where calibration.json goes (default: --model)")
+    c.add_argument("--cases", default=None, help="pickle of the reader's outputs, reused in refits")
+    c.add_argument(
+        "--out-of-corpus-target",
+        type=float,
+        default=None,
+        help="share of out-of-corpus questions to refuse (default 0.95)",
+    )
+    c.add_argument(
+        "--adversarial-target",
+        type=float,
+        default=None,
+        help="share of SQuAD 2.0 adversarial unanswerable questions to refuse",
+    )
     c.set_defaults(func=calibrate_handler)
 
 
@@ -189,7 +202,14 @@ def calibrate_handler(args: argparse.Namespace, settings: Any = None) -> int:
     from qa.train.calibrate import calibrate_from_files
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    report = calibrate_from_files(args.model, args.data, args.split, out=args.out or args.model)
+    options: dict[str, Any] = {"cases_path": args.cases}
+    if args.out_of_corpus_target is not None:
+        options["out_of_corpus"] = args.out_of_corpus_target
+    if args.adversarial_target is not None:
+        options["adversarial"] = args.adversarial_target
+    report = calibrate_from_files(
+        args.model, args.data, args.split, out=args.out or args.model, **options
+    )
     print(json.dumps(report["fitted"], indent=2))
     return 0
 
