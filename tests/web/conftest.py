@@ -29,6 +29,8 @@ MakeApp = Callable[..., Flask]
 
 #: the API token of the ``writable`` app
 TOKEN = "test-token-1234"
+#: the API token of ``live_server``
+LIVE_TOKEN = "live-token-5678"
 
 
 @pytest.fixture(scope="session")
@@ -105,6 +107,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProce
     env = {
         "QA_INDEX_DIR": str(tmp / "index"),
         "QA_CORPUS": str(SEEDS),
+        "QA_API_TOKEN": LIVE_TOKEN,  # the browser test uploads through the "Add documents" page
         "PYTHONUNBUFFERED": "1",
         "PROMETHEUS_MULTIPROC_DIR": None,
     }

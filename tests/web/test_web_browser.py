@@ -5,6 +5,7 @@ Skipped only when Chromium is missing on a developer machine; on CI (``CI=true``
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,4 +84,61 @@ def test_the_form_works_without_javascript(browser: Any, live_server: Any) -> No
     page.press("input[name=q]", "Enter")
     page.wait_for_url("**/?q=*")
     expect(page.locator("mark.answer").first).to_contain_text(CHAIRMAN)
+    context.close()
+
+
+def test_add_documents_in_the_browser_then_ask_and_see_the_highlight(
+    browser: Any, live_server: Any
+) -> None:
+    """Upload through the page (token, progress, report), a wrong token that adds nothing, then
+    ask about the new article and follow the citation to the highlighted span."""
+    import docx
+    from playwright.sync_api import expect
+
+    token = "live-token-5678"
+    story = (
+        "Harbour news\n\nThe lighthouse keeper of Port Ellery is Tomas Brandvold. "
+        "He has kept the light burning since 1998.\n\n"
+        + "Ships pass the point every day in summer. " * 1000  # 42 kB: a visible upload
+    )
+    out = io.BytesIO()
+    word = docx.Document()
+    word.add_paragraph("The night ferry to Skerry Island leaves at 23:40 from May.")
+    word.save(out)
+    files = [
+        {"name": "lighthouse.txt", "mimeType": "text/plain", "buffer": story.encode()},
+        {"name": "ferry.docx", "mimeType": "application/octet-stream", "buffer": out.getvalue()},
+    ]
+    context = browser.new_context(viewport={"width": 1000, "height": 800})
+    page = context.new_page()
+    page.goto(live_server.url + "/")
+    page.click("text=Add documents")
+    page.wait_for_url("**/add")
+
+    page.fill("#token", "not-the-token")
+    page.set_input_files("#files", files)
+    page.click("form.upload button[type=submit]")
+    expect(page.locator(".upload-status.error")).to_contain_text("Nothing was added")
+    expect(page.locator("section.upload-report")).to_be_hidden()
+
+    page.fill("#token", token)
+    page.set_input_files("#files", files)
+    page.click("form.upload button[type=submit]")
+    expect(page.locator(".upload-status.ok")).to_contain_text("Done", timeout=120_000)
+    expect(page.locator("dd.added")).to_contain_text("lighthouse")
+    expect(page.locator("dd.added")).to_contain_text("ferry")
+    expect(page.locator("dd.refused")).to_have_text("none")
+    assert page.locator("progress.upload-progress").get_attribute("value") == "100"
+    page.screenshot(path=str(ARTIFACTS / "add-documents.png"), full_page=True)
+
+    page.goto(live_server.url + "/")
+    page.fill("input[name=q]", "Who is the lighthouse keeper of Port Ellery?")
+    page.click("button[type=submit]")
+    page.wait_for_url("**/?q=*")
+    expect(page.locator("h1.answer-text")).to_contain_text("Tomas Brandvold")
+    page.locator("a.citation").first.click()
+    page.wait_for_url("**/documents/lighthouse?*")
+    answer = page.locator("mark#answer")
+    expect(answer).to_contain_text("Tomas Brandvold")
+    expect(answer).to_be_in_viewport()
     context.close()
