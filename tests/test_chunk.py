@@ -92,6 +92,6 @@ def test_a_line_over_spacys_limit_is_chunked_with_exact_offsets():
     chunks = chunk_document(doc, lambda xs: [len(x) // 4 for x in xs], max_tokens=256)
     assert all(text[c.start : c.end] == c.text and c.text for c in chunks)
     assert max(len(c.text) for c in chunks) <= MAX_SENTENCE_CHARS
-    assert chunks[0].text == "Title" and chunks[-1].text == "Last line."
+    assert chunks[0].text.startswith("Title") and chunks[-1].text.endswith("Last line.")
     covered = "".join(c.text for c in chunks)
     assert covered.count("budget") >= 18_000  # nothing dropped (overlap repeats some)
