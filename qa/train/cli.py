@@ -102,13 +102,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out-of-corpus-target",
         type=float,
         default=None,
-        help="share of out-of-corpus questions to refuse (default 0.95)",
+        help="share of out-of-corpus questions to refuse (default 0.97)",
     )
     c.add_argument(
         "--adversarial-target",
         type=float,
         default=None,
-        help="share of SQuAD 2.0 adversarial unanswerable questions to refuse",
+        help="share of SQuAD 2.0 adversarial unanswerable questions to refuse (default 0)",
     )
     c.set_defaults(func=calibrate_handler)
 
