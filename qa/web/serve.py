@@ -1,9 +1,12 @@
 """``qa serve``: the service under gunicorn (or Flask's reloader with ``--dev``).
 
-The master process builds the index when there is none, then forks workers; each worker loads
-the models and opens the index itself (index files are shared read-only through the OS page
-cache). Models are never loaded in the master: forking a process whose torch thread pools already
-ran can hang the children, so the first-run index build happens in a spawned child process.
+The master process builds the index when there is none (in a spawned child process), imports
+the libraries and builds the app, then forks the workers (gunicorn's ``preload_app``): the
+libraries' memory (torch, transformers and spaCy are imported by the reader and the sentence
+splitter) is then one copy shared by all workers instead of one per worker. What holds threads or
+file handles is created after the fork, in each worker: onnxruntime sessions (a thread pool does
+not survive a fork, and a session whose pool is gone hangs), torch's thread pools, and the index's
+SQLite connection. Index files (FAISS, the BM25 save) are shared read-only through the page cache.
 """
 
 from __future__ import annotations
@@ -138,6 +141,11 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
             flush=True,
         )
 
+    def post_fork(_server: Any, worker: Any) -> None:
+        ready = worker.app.wsgi().config.get("QA_POST_FORK")
+        if ready is not None:
+            ready()
+
     def child_exit(_server: Any, worker: Any) -> None:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             from prometheus_client import multiprocess
@@ -157,9 +165,10 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "errorlog": "-",
         "loglevel": settings.log_level.lower(),
         "proc_name": "qa",
-        "preload_app": False,
+        "preload_app": True,
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
         "when_ready": when_ready,
+        "post_fork": post_fork,
         "child_exit": child_exit,
     }
 
@@ -176,14 +185,33 @@ def _run_gunicorn(settings: Settings) -> int:
                     self.cfg.set(key, value)
 
         def load(self) -> Any:
-            # runs in each worker after the fork
-            from qa.web import serving_app
-
-            _share_cores(settings.workers)
-            return serving_app(settings)
+            # runs once, in the master, before the workers are forked (preload_app)
+            return _preloaded_app(settings)
 
     QAGunicorn().run()
     return 0
+
+
+def _preloaded_app(settings: Settings) -> Any:
+    """The app, with the libraries every worker needs imported but nothing loaded that holds a
+    thread or a file handle (see the module docstring); ``post_fork`` loads those per worker."""
+    import onnxruntime  # noqa: F401
+    import spacy  # noqa: F401  (imports torch through thinc)
+    from transformers import AutoTokenizer  # noqa: F401  (the reader's tokenizer)
+
+    from qa.service import QAService
+    from qa.web import create_app
+
+    service = QAService(settings)
+    app = create_app(settings, service)
+    app.config["QA_POST_FORK"] = lambda: _worker_ready(service, settings.workers)
+    return app
+
+
+def _worker_ready(service: Any, workers: int) -> None:
+    """In each worker after the fork: its share of the cores, then models and index."""
+    _share_cores(workers)
+    service.warm_up()
 
 
 def _multiprocess_metrics_dir() -> None:
