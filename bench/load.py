@@ -58,16 +58,30 @@ def generate(url: str, rate: float, duration: float, qs: list[str], timeout: flo
         conn: http.client.HTTPConnection = local.conn
         return conn
 
+    def post(body: str) -> tuple[int, bytes]:
+        """One POST on this thread's kept-alive connection. A connection the server closed while
+        it sat idle (past gunicorn's keep-alive) fails on reuse before the request reaches the
+        server; like any HTTP client, send it once more on a fresh connection."""
+        for attempt in (1, 2):
+            conn = connection()
+            try:
+                conn.request("POST", "/api/ask", body, {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                return response.status, response.read()
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                conn.close()
+                local.conn = None
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
     def ask(i: int, due: float) -> None:
         body = json.dumps({"question": qs[i % len(qs)]})
         outcome = "ok"
         try:
-            conn = connection()
-            conn.request("POST", "/api/ask", body, {"Content-Type": "application/json"})
-            response = conn.getresponse()
-            data = response.read()
-            if response.status != 200:
-                outcome = f"http {response.status}"
+            status, data = post(body)
+            if status != 200:
+                outcome = f"http {status}"
             elif "passages" not in json.loads(data):
                 outcome = "bad body"
         except (OSError, http.client.HTTPException, ValueError) as exc:
@@ -164,6 +178,9 @@ def main() -> None:
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between RSS samples")
     parser.add_argument("--timeout", type=float, default=30.0, help="per request, seconds")
     parser.add_argument("--name", help="results file name (default load-<duration>s)")
+    parser.add_argument(
+        "--boot-timeout", type=float, default=900.0, help="seconds for qa serve to get ready"
+    )
     args = parser.parse_args()
     if args.rate <= 0 or args.duration <= 0:
         raise SystemExit("--rate and --duration must be positive")
@@ -176,7 +193,12 @@ def main() -> None:
         else:
             index_dir = args.index_dir or Path(tmp) / "index"
             print(f"starting qa serve --workers {args.workers} on {index_dir} ...", flush=True)
-            server = Server(index_dir, args.workers, env={"QA_CORPUS": str(ROOT / "seeds")})
+            server = Server(
+                index_dir,
+                args.workers,
+                env={"QA_CORPUS": str(ROOT / "seeds")},
+                boot_timeout=args.boot_timeout,
+            )
             url, master = server.url, server.proc.pid
         try:
             result = run(url, master, qs, args)

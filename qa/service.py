@@ -364,14 +364,16 @@ class QAService:
     def _check_question(self, question: Any) -> str:
         if not isinstance(question, str):
             raise BadInput("question must be a string")
-        question = check_text(question, "question").strip()
-        if not question:
-            raise BadInput("question is empty")
+        question = check_text(question, "question")
+        # the limit applies to what was sent (as the spec states it), spaces included
         if len(question) > self.settings.max_question_chars:
             raise TooLarge(
                 f"question has {len(question)} characters; the limit is "
                 f"{self.settings.max_question_chars}"
             )
+        question = question.strip()
+        if not question:
+            raise BadInput("question is empty")
         return question
 
     def _check_top_k(self, top_k: Any) -> int:

@@ -33,7 +33,8 @@ def ask() -> Response:
     if "question" not in body:
         raise ApiError(400, "missing field 'question'")
     web = state()
-    result = web.run(web.service.ask, body["question"], body.get("top_k"), body.get("filters"))
+    top_k = _integral(body.get("top_k"))
+    result = web.run(web.service.ask, body["question"], top_k, body.get("filters"))
     _observe(result)
     return jsonify(result.to_dict())
 
@@ -45,8 +46,9 @@ def ask_batch() -> Response:
     if not isinstance(questions, list):
         raise ApiError(400, "field 'questions' must be a list of strings")
     web = state()
-    _check_batch_work(len(questions), body.get("top_k"))
-    results = web.run(web.service.ask_batch, questions, body.get("top_k"), body.get("filters"))
+    top_k = _integral(body.get("top_k"))
+    _check_batch_work(len(questions), top_k)
+    results = web.run(web.service.ask_batch, questions, top_k, body.get("filters"))
     for result in results:
         _observe(result)
     return jsonify({"results": [r.to_dict() for r in results]})
@@ -224,6 +226,13 @@ def _body() -> bytes:
     if request.content_length is None and limit is not None and len(raw) >= limit:
         raise ApiError(413, f"request body too large (limit {limit} bytes)")
     return raw
+
+
+def _integral(value: Any) -> Any:
+    """JSON has one number type: 5.0 is the integer 5 (as JSON Schema says), 5.5 is not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _int_arg(name: str) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from flask import Flask
@@ -152,41 +152,25 @@ def test_batch_work_is_bounded_by_questions_times_top_k(
 
 def test_a_chunked_body_over_the_limit_is_413(make_app: MakeApp, check: Check) -> None:
     client = make_app(max_body_bytes=4096).test_client()
-
-    def chunks() -> Iterator[bytes]:  # no Content-Length: sent chunked, as the probe did
-        yield b'{"question": "'
-        for _ in range(100):
-            yield b"x" * 100
-        yield b'"}'
-
+    body = b'{"question": "' + b"x" * 10_000 + b'"}'
     for path in ("/api/ask", "/api/ask/batch"):
         r = client.post(
             path,
-            input_stream=io.BufferedReader(_Stream(chunks())),  # type: ignore[arg-type]
+            input_stream=io.BytesIO(body),
             content_type="application/json",
-            environ_overrides={"wsgi.input_terminated": True},
+            # sent chunked, as the probe did: no Content-Length, and a server (gunicorn) that
+            # ends the stream itself
+            environ_overrides={"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True},
         )
         assert error_of(check(r), 413)["code"] == "too_large"
-
-
-class _Stream(io.RawIOBase):
-    def __init__(self, parts: Iterator[bytes]) -> None:
-        self.parts = parts
-        self.pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: bytearray) -> int:  # type: ignore[override]
-        while not self.pending:
-            try:
-                self.pending = next(self.parts)
-            except StopIteration:
-                return 0
-        n = min(len(buffer), len(self.pending))
-        buffer[:n] = self.pending[:n]
-        self.pending = self.pending[n:]
-        return n
+    # a chunked body under the limit is read whole
+    r = client.post(
+        "/api/ask",
+        input_stream=io.BytesIO(b'{"question": ""}'),
+        content_type="application/json",
+        environ_overrides={"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True},
+    )
+    assert "empty" in error_of(check(r), 400)["message"]
 
 
 def test_metrics_need_the_token_when_one_is_set(
@@ -322,3 +306,24 @@ def test_flask_debug_in_the_environment_does_not_turn_on_debug(
     assert r.status_code == 500
     assert "secret internals" not in r.get_data(as_text=True)
     assert "Traceback" not in r.get_data(as_text=True)
+
+
+# -- found by schemathesis -----------------------------------------------------------------------
+
+
+def test_an_integral_float_top_k_is_an_integer(client: FlaskClient, check: Check) -> None:
+    """JSON Schema counts 5.0 as an integer; the API refused it with 400."""
+    r = check(client.post("/api/ask", json={"question": CHAIRMAN_Q, "top_k": 2.0}))
+    assert r.status_code == 200 and len(r.get_json()["passages"]) == 2
+    r = check(client.post("/api/ask/batch", json={"questions": [CHAIRMAN_Q], "top_k": 1.0}))
+    assert r.status_code == 200
+    error_of(check(client.post("/api/ask", json={"question": CHAIRMAN_Q, "top_k": 2.5})), 400)
+
+
+def test_the_question_limit_counts_what_was_sent(client: FlaskClient) -> None:
+    """A question over the limit only in its surrounding spaces was accepted, though the spec
+    (maxLength) refuses it."""
+    padded = "Who?" + "\u00a0" * 2000
+    assert client.get("/", query_string={"q": padded}).status_code == 413
+    r = client.post("/api/ask", json={"question": padded})
+    assert error_of(r, 413)["code"] == "too_large"
