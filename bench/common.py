@@ -59,6 +59,21 @@ def process_peaks_mb(pid: int) -> list[float]:
     return peaks
 
 
+def process_pss_mb(pid: int) -> list[float]:
+    """Proportional set size now of a process, then of each descendant: pages shared between
+    processes (libraries, memory a forked worker still shares with its master) are split between
+    them, so the sum is what the processes together cost the machine."""
+    out = []
+    for p in [pid, *_descendants(pid)]:
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    out.append(round(int(line.split()[1]) / 1024, 1))
+        except OSError:
+            continue
+    return out
+
+
 def _descendants(pid: int) -> list[int]:
     out: list[int] = []
     todo = [pid]
