@@ -195,6 +195,7 @@ def test_health_reports_counts_and_models(seeds_service):
     assert health["documents"] == 5 and health["chunks"] > 5
     assert health["reader"] and health["embed_model"]
 
+
 def test_an_index_built_by_one_encoder_variant_refuses_another(tmp_path: Path):
     """torch fp32 and ONNX int8 vectors of the same model differ slightly: never mixed."""
     doc = Document("d", "Tskhinvali is the capital of South Ossetia. Its parliament met today.")
