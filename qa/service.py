@@ -294,9 +294,9 @@ class QAService:
         # the reader's fitted weights have only seen ranked passages (unranked read as unretrieved)
         passages = [p if p.rank > 0 else replace(p, rank=i) for i, p in enumerate(passages, 1)]
         started = time.perf_counter()
-        passages = self.with_dense_scores(question, passages)
+        read = self.with_dense_scores(question, passages[: max(1, self.settings.reader_passages)])
         reader = self.reader
-        output = reader.read(question, passages, top_n=self.settings.max_answers * 4)
+        output = reader.read(question, read, top_n=self.settings.max_answers * 4)
         read_done = time.perf_counter()
         threshold = (
             self.settings.answer_threshold

@@ -46,9 +46,13 @@ class Settings:
     embed_model: str = ""  # empty: the packaged all-MiniLM-L6-v2
     embed_batch_size: int = 32
     embed_backend: str = "auto"  # auto: the shipped ONNX int8 for the packaged model | torch
-    reader: str = "auto"  # auto | transformer | heuristic
+    reader: str = "auto"  # auto | transformer (the same reader; see qa/readers)
     reader_model: str = ""  # empty: the shipped trained reader
     answer_threshold: float | None = None  # None: the reader's calibrated default
+    # the reader reads the first N passages retrieved (all are returned): each costs a transformer
+    # pass, and answers from lower ranks were more often wrong than right on held-out articles;
+    # the shipped confidence is fitted for this depth
+    reader_passages: int = 3
     # chunking
     chunk_tokens: int = 256  # word pieces, the embedder's window
     chunk_overlap: int = 1  # sentences shared by consecutive chunks

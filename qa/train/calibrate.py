@@ -92,10 +92,12 @@ def _case(reader: TransformerReader, ex: Example, kind: str, passages: list[Pass
 
 
 def collect(model: str | Path, squad2: str | Path, split: Split, *, seed: int = 0) -> list[Case]:
-    """Read every calibration case once with the uncalibrated reader."""
+    """Read every calibration case once with the uncalibrated reader, as the service reads:
+    the first ``Settings.reader_passages`` of the passages retrieved."""
     from qa.service import QAService
     from qa.settings import Settings
 
+    depth = Settings().reader_passages
     reader = TransformerReader(model).uncalibrated()
     held = set(split.calibration)
     cal = read_squad(squad2, held)
@@ -114,7 +116,7 @@ def collect(model: str | Path, squad2: str | Path, split: Split, *, seed: int = 
                 for ex, passages in zip(
                     cal.examples, service.batch_search(questions, TOP_K), strict=True
                 ):
-                    passages = service.with_dense_scores(ex.question, passages)
+                    passages = service.with_dense_scores(ex.question, passages[:depth])
                     cases.append(_case(reader, ex, "open_domain", passages))
                     d = by_id[ex.gold_docs[0]]
                     gold = Passage(d.id, 0, 0, len(d.text), d.text, title=d.title, rank=1)
@@ -124,11 +126,17 @@ def collect(model: str | Path, squad2: str | Path, split: Split, *, seed: int = 
                 for ex, passages in zip(
                     ooc, service.batch_search([ex.question for ex in ooc], TOP_K), strict=True
                 ):
-                    passages = service.with_dense_scores(ex.question, passages)
+                    passages = service.with_dense_scores(ex.question, passages[:depth])
                     cases.append(_case(reader, ex, "out_of_corpus", passages))
             service.close()
             log.info("%d cases read (%.0f s)", len(cases), time.time() - started)
     return cases
+
+
+def _depth() -> int:
+    from qa.settings import Settings
+
+    return Settings().reader_passages
 
 
 def _fit_logistic(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, float, Any, Any]:
@@ -264,6 +272,7 @@ def calibrate(
         "command": "qa calibrate-reader",
         "articles": sorted(split.calibration),
         "cases": {k: sum(1 for case in cases if case.kind == k) for k in KINDS},
+        "reader_passages": _depth(),
         "rows": int(sum(len(case.texts) for case in cases)),
         "target": f"token F1 >= {CORRECT_F1} with a gold answer (never, when the documents do "
         "not answer)",
@@ -290,12 +299,12 @@ def _cached_cases(
     if path.exists():
         with path.open("rb") as f:
             saved = pickle.load(f)
-        if saved["model_sha256"] == fingerprint:
+        if saved["model_sha256"] == fingerprint and saved.get("reader_passages") == _depth():
             return list(saved["cases"])
-        log.info("%s holds another model's cases: reading again", path)
+        log.info("%s holds another model's or depth's cases: reading again", path)
     cases = collect(model, squad2, split)
     with path.open("wb") as f:
-        pickle.dump({"model_sha256": fingerprint, "cases": cases}, f)
+        pickle.dump({"model_sha256": fingerprint, "reader_passages": _depth(), "cases": cases}, f)
     return cases
 
 
