@@ -126,7 +126,7 @@ def aggregate(
         best_passage = None
         seen_docs: set[str] = set()
         for span in group:
-            if span.doc_id in seen_docs:
+            if span.doc_id in seen_docs or not _states(span, best):
                 continue
             passage = _passage_of(span, passages)
             if passage is None:
@@ -172,6 +172,19 @@ def aggregate(
             )
         )
     return answers
+
+
+def _states(span: Span, best: Span) -> bool:
+    """Whether ``span`` states the answer ``best`` shows, so that citing it supports that text.
+    A group joins spans through any member ("USSR" and "Russia" through "USSR and Russia"); a
+    citation must agree with the answer shown: its words contain or are contained in the
+    answer's, or it overlaps the answer in the text."""
+    words, best_words = normalize_answer(span.text).split(), normalize_answer(best.text).split()
+    return (
+        _contains(words, best_words)
+        or _contains(best_words, words)
+        or (span.doc_id == best.doc_id and span.start < best.end and best.start < span.end)
+    )
 
 
 def _passage_of(span: Span, passages: list[Passage]) -> Passage | None:

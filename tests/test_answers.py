@@ -108,6 +108,17 @@ def test_meanings_a_reader_assigned_are_kept():
     ]
 
 
+def test_citations_agree_with_the_answer_shown():
+    """A group chained through "USSR and Russia" cites only documents that state "USSR"."""
+    a = passage("a", "The USSR and Russia differ.")
+    b = passage("b", "Only Russia is named here.")
+    c = passage("c", "The USSR is named here.")
+    spans = [span(c, "USSR", 0.9), span(a, "USSR and Russia", 0.8), span(b, "Russia", 0.7)]
+    (answer,) = aggregate(ReaderOutput(spans), [a, b, c], threshold=0.5)
+    assert answer.text == "USSR"
+    assert [x.doc_id for x in answer.citations] == ["c", "a"]
+
+
 def test_unrelated_answers_stay_apart():
     a = passage("a", TEXT_A)
     groups = group_by_meaning([span(a, "Moscow", 0.9), span(a, "25 years", 0.6)])
