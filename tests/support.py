@@ -66,3 +66,4 @@ def make_pdf(
     path.parent.mkdir(parents=True, exist_ok=True)
     pdf.output(str(path))
     return path
+LIVE_TOKEN = "live-token-5678"  # the API token of the shared live server (tests/web/conftest.py)

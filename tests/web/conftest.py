@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from openapi_core import OpenAPI
 from openapi_core.contrib.werkzeug import WerkzeugOpenAPIRequest, WerkzeugOpenAPIResponse
-from support import ROOT, SEEDS
+from support import LIVE_TOKEN, ROOT, SEEDS
 from werkzeug.test import TestResponse
 
 from qa.service import QAService
@@ -30,7 +30,6 @@ MakeApp = Callable[..., Flask]
 #: the API token of the ``writable`` app
 TOKEN = "test-token-1234"
 #: the API token of ``live_server``
-LIVE_TOKEN = "live-token-5678"
 
 
 @pytest.fixture(scope="session")
@@ -94,8 +93,9 @@ def make_app(seeds_service: QAService, seeds_index_dir: Path, tmp_path: Path) ->
 
 @pytest.fixture
 def writable(make_app: MakeApp) -> Flask:
-    """An app on a private index copy with an API token configured."""
-    return make_app(copy=True, api_token=TOKEN)
+    """An app on a private index copy with an API token configured, and no write rate limit:
+    tests here write in bursts; the limiter has tests of its own."""
+    return make_app(copy=True, api_token=TOKEN, writes_per_minute=0)
 
 
 @pytest.fixture(scope="session")
