@@ -26,7 +26,6 @@ default do not set the threshold.
 
 from __future__ import annotations
 
-import json
 import logging
 import pickle
 import random
@@ -73,9 +72,7 @@ class Case:
         return self.kind != "out_of_corpus" and self.example.answerable
 
     def labels(self) -> np.ndarray:
-        if not self.answerable:
-            return np.zeros(len(self.texts))
-        return np.array([float(best_f1(t, self.example.answers) >= CORRECT_F1) for t in self.texts])
+        return (self.f1s() >= CORRECT_F1).astype(np.float64)
 
     def f1s(self) -> np.ndarray:
         if not self.answerable:
@@ -97,7 +94,7 @@ def collect(model: str | Path, squad2: str | Path, split: Split, *, seed: int = 
     from qa.service import QAService
     from qa.settings import Settings
 
-    depth = Settings().reader_passages
+    depth = _depth()
     reader = TransformerReader(model).uncalibrated()
     held = set(split.calibration)
     cal = read_squad(squad2, held)
@@ -334,7 +331,3 @@ def calibrate_from_files(
     **options: Any,
 ) -> dict[str, Any]:
     return calibrate(model, squad2, Split.load(split_path), out, **options)
-
-
-def dump(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2)
