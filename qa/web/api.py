@@ -252,7 +252,7 @@ def _query_filters() -> dict[str, Any] | None:
         if values:
             filters[key] = values
     for key in ("date_from", "date_to"):
-        if request.args.get(key):
+        if key in request.args:  # an empty value is a bad date, not an absent one
             filters[key] = request.args[key]
     return filters or None
 

@@ -126,8 +126,9 @@ def test_bad_dates_in_filters_are_400(client: FlaskClient, check: Check) -> None
     ):
         r = check(client.post("/api/ask", json={"question": CHAIRMAN_Q, "filters": filters}))
         assert "date" in error_of(r, 400)["message"]
-    r = check(client.get("/api/search", query_string={"q": "Russia", "date_to": "yesterday"}))
-    error_of(r, 400)
+    for bad in ("yesterday", ""):
+        r = check(client.get("/api/search", query_string={"q": "Russia", "date_to": bad}))
+        error_of(r, 400)
     r = check(client.get("/api/search", query_string={"q": "Russia", "date_from": "1990-01-01"}))
     assert r.status_code == 200
 
