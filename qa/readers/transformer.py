@@ -91,8 +91,11 @@ class TransformerReader:
         self,
         model: str | Path,
         *,
-        max_length: int = 256,
-        stride: int = 64,
+        # one window holds a whole chunk (chunks are cut at the embedder's 256 pieces) with its
+        # question: a 256-piece window split most chunks in two, and two overlapping windows cost
+        # more than one longer one
+        max_length: int = 384,
+        stride: int = 128,
         max_answer_tokens: int = 30,
         threshold: float | None = None,
         device: str = "cpu",

@@ -42,6 +42,7 @@ from qa.eval.formats import Example, read_squad
 from qa.eval.metrics import CORRECT_F1, best_f1, calibration
 from qa.readers.confidence import FEATURES, ConfidenceModel, model_fingerprint
 from qa.readers.transformer import CALIBRATION_NAME, TransformerReader
+from qa.settings import SHIPPED_READER
 from qa.train.data import Split
 from qa.types import Passage
 
@@ -128,6 +129,12 @@ def collect(model: str | Path, squad2: str | Path, split: Split, *, seed: int = 
             service.close()
             log.info("%d cases read (%.0f s)", len(cases), time.time() - started)
     return cases
+
+
+def _window() -> list[int]:
+    """The reader's window and stride: cases read with other windows have other features."""
+    reader = TransformerReader(SHIPPED_READER)
+    return [reader.max_length, reader.stride]
 
 
 def _depth() -> int:
@@ -296,12 +303,24 @@ def _cached_cases(
     if path.exists():
         with path.open("rb") as f:
             saved = pickle.load(f)
-        if saved["model_sha256"] == fingerprint and saved.get("reader_passages") == _depth():
+        if (
+            saved["model_sha256"] == fingerprint
+            and saved.get("reader_passages") == _depth()
+            and saved.get("window") == _window()
+        ):
             return list(saved["cases"])
-        log.info("%s holds another model's or depth's cases: reading again", path)
+        log.info("%s holds another model's, depth's or window's cases: reading again", path)
     cases = collect(model, squad2, split)
     with path.open("wb") as f:
-        pickle.dump({"model_sha256": fingerprint, "reader_passages": _depth(), "cases": cases}, f)
+        pickle.dump(
+            {
+                "model_sha256": fingerprint,
+                "reader_passages": _depth(),
+                "window": _window(),
+                "cases": cases,
+            },
+            f,
+        )
     return cases
 
 
