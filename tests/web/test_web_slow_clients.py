@@ -86,6 +86,8 @@ def test_slow_clients_do_not_stall_health_checks_or_questions(live_server: Any) 
 
 #: the small server's body limit
 BODY_LIMIT = 64 * 1024
+#: the small server's file limit
+FILE_LIMIT = 16 * 1024
 SMALL_TOKEN = "small-token-9012"
 
 
@@ -93,14 +95,15 @@ SMALL_TOKEN = "small-token-9012"
 def small_server(
     seeds_index_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServeProcess]:
-    """``qa serve`` with 2 workers of 4 threads each (an in-flight bound of 2, plus the spares)
-    and a 64 KiB body limit, on a copy of the seeds index."""
+    """``qa serve`` with 2 workers of 4 threads each (an in-flight bound of 2, plus the spares),
+    a 64 KiB body limit and a 16 KiB file limit, on a copy of the seeds index."""
     tmp = tmp_path_factory.mktemp("small")
     shutil.copytree(seeds_index_dir, tmp / "index")
     env = {
         "QA_INDEX_DIR": str(tmp / "index"),
         "QA_QUEUE_SIZE": "2",
         "QA_MAX_BODY_BYTES": str(BODY_LIMIT),
+        "QA_MAX_FILE_BYTES": str(FILE_LIMIT),
         "QA_API_TOKEN": SMALL_TOKEN,
         "QA_WRITES_PER_MINUTE": "0",
         "PYTHONUNBUFFERED": "1",
@@ -287,3 +290,51 @@ def test_kept_alive_connections_and_pipelined_requests_are_answered(
         while chunk := s.recv(65536):
             received += chunk
     assert received.count(b"HTTP/1.1 200 ") == 3, received[:500]
+
+
+# -- files over the limit -------------------------------------------------------------------------
+
+
+def _upload(port: int, files: list[tuple[str, bytes]]) -> tuple[int, Any]:
+    boundary = "qa-test-boundary-7f3a"
+    body = b""
+    for name, data in files:
+        disposition = f'form-data; name="files"; filename="{name}"'
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        body += data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    head = (
+        f"POST /api/documents HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        f"Authorization: Bearer {SMALL_TOKEN}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return _status_and_json(_raw(port, head + body))
+
+
+def test_uploads_over_the_limits_are_refused_by_their_size(small_server: ServeProcess) -> None:
+    port = small_server.port
+    article = b"Lights\n\nThe keeper of Port Ellery is Tomas Brandvold.\n"
+    big = article + b"x" * FILE_LIMIT
+    status, body = _upload(port, [("keeper.txt", article), ("big.txt", big)])
+    assert status == 413, body
+    assert f"big.txt: file of {len(big):,} bytes; the limit is {FILE_LIMIT:,}" in str(body)
+    status, body = _upload(port, [("keeper.txt", article)])
+    assert status == 200 and body["added"] == ["keeper"], body
+
+    # a body declared larger than the limit is refused on its head: the server reads none of
+    # it, whether the client waits for "100 Continue" or starts sending at once
+    head = (
+        f"POST /api/documents HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {SMALL_TOKEN}\r\n"
+        f"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {2**30}\r\n"
+    ).encode()
+    for request in (head + b"Expect: 100-continue\r\n\r\n", head + b"\r\n--b\r\n"):
+        started = time.monotonic()
+        status, body = _status_and_json(_raw(port, request, timeout=10))
+        assert status == 413 and str(BODY_LIMIT) in body["error"]["message"]
+        assert time.monotonic() - started < 5
+
+    # the upload page says so, and checks a file's size before it is sent
+    with urllib.request.urlopen(f"{small_server.url}/add", timeout=10) as r:
+        page = r.read().decode()
+    assert f'data-max-file-bytes="{FILE_LIMIT}"' in page and "per file" in page
