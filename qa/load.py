@@ -197,10 +197,30 @@ def _words(spaced: str) -> frozenset[str]:
 # -- files ----------------------------------------------------------------------------------------
 
 
-def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, or a LoadError saying why not."""
+def size_problem(size: int | None, limit: int) -> str:
+    """Why a file of ``size`` bytes (None: more than ``limit``) is refused."""
+    size_text = f"{size:,} bytes" if size is not None else f"over {limit:,} bytes"
+    return (
+        f"file of {size_text}; the limit is {limit:,} (QA_MAX_FILE_BYTES): split it into smaller "
+        "files"
+    )
+
+
+def _read_bytes(path: Path, limit: int | None = None) -> bytes:
+    """The file's bytes, or a LoadError saying why not. A file over ``limit`` bytes is refused by
+    its size before any of it is read; one that says it is smaller (a pipe, a file still growing)
+    is refused after ``limit + 1`` bytes."""
     try:
-        return path.read_bytes()
+        with path.open("rb") as f:
+            if limit is None:
+                return f.read()
+            size = os.fstat(f.fileno()).st_size
+            if size > limit:
+                raise LoadError(size_problem(size, limit))
+            data = f.read(limit + 1)
+            if len(data) > limit:
+                raise LoadError(size_problem(None, limit))
+            return data
     except PermissionError:
         raise LoadError("cannot read: permission denied") from None
     except IsADirectoryError:
@@ -251,11 +271,13 @@ def _extract(suffix: str, data: bytes) -> Extracted:
         raise LoadError(str(exc)) from None
 
 
-def _load(path: Path, shown: str) -> tuple[Located, list[LoadProblem]]:
+def _load(
+    path: Path, shown: str, max_bytes: int | None = None
+) -> tuple[Located, list[LoadProblem]]:
     """Documents of one file plus the problems of its lines (jsonl); a LoadError when the file as
     a whole cannot be used. ``shown`` is the path as the user gave it."""
     _check_suffix(path.name)
-    return _load_data(path.name, _read_bytes(path), shown)
+    return _load_data(path.name, _read_bytes(path, max_bytes), shown)
 
 
 def _load_data(name: str, data: bytes, shown: str) -> tuple[Located, list[LoadProblem]]:
@@ -294,11 +316,11 @@ def _load_jsonl(text: str, shown: str) -> tuple[Located, list[LoadProblem]]:
     return found, problems
 
 
-def load_file(path: Path) -> list[Document]:
+def load_file(path: Path, max_file_bytes: int | None = None) -> list[Document]:
     """The documents of one file, all or nothing: a LoadError (a ValueError) names the first
-    reason it cannot be used, including a bad jsonl line."""
+    reason it cannot be used, including a bad jsonl line or a size over ``max_file_bytes``."""
     path = Path(path)
-    found, problems = _load(path, str(path))
+    found, problems = _load(path, str(path), max_file_bytes)
     docs, duplicates = _dedupe(found)
     problems += duplicates
     if problems:
@@ -318,9 +340,12 @@ def _walk(directory: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(directory).parts)
 
 
-def load_documents(paths: Iterable[str | Path]) -> tuple[list[Document], list[LoadProblem]]:
+def load_documents(
+    paths: Iterable[str | Path], max_file_bytes: int | None = None
+) -> tuple[list[Document], list[LoadProblem]]:
     """Every document under ``paths`` (files or folders) and a problem for each file or line that
-    could not be used. An id seen twice keeps its first document."""
+    could not be used. An id seen twice keeps its first document. A file over ``max_file_bytes``
+    is a problem found by its size: none of it is read."""
     if isinstance(paths, (str, Path)):  # one path, not an iterable of its characters
         paths = [paths]
     found: Located = []
@@ -337,7 +362,7 @@ def load_documents(paths: Iterable[str | Path]) -> tuple[list[Document], list[Lo
         for file in files:
             shown = str(given) if file == root else str(file)
             try:
-                docs, line_problems = _load(file, shown)
+                docs, line_problems = _load(file, shown, max_file_bytes)
             except LoadError as exc:
                 problems.append(LoadProblem(shown, str(exc)))
                 continue

@@ -141,7 +141,10 @@ class QAService:
         from qa.load import load_documents
 
         started = time.perf_counter()
-        docs, problems = load_documents(list(paths) if paths is not None else self.settings.corpus)
+        docs, problems = load_documents(
+            list(paths) if paths is not None else self.settings.corpus,
+            max_file_bytes=self.settings.max_file_bytes,
+        )
         docs, too_long = split_oversized(docs, self.settings.max_document_chars)
         problems += too_long
         report = self.add_documents(docs, progress=progress, atomic=False)
@@ -213,7 +216,10 @@ class QAService:
         from qa.load import load_documents
 
         started = time.perf_counter()
-        docs, problems = load_documents(list(paths) if paths is not None else self.settings.corpus)
+        docs, problems = load_documents(
+            list(paths) if paths is not None else self.settings.corpus,
+            max_file_bytes=self.settings.max_file_bytes,
+        )
         docs, too_long = split_oversized(docs, self.settings.max_document_chars)
         problems += too_long
         config = self._store_config()

@@ -68,6 +68,7 @@ class Settings:
     max_top_k: int = 100
     max_batch_passages: int = 2000  # questions x top_k one batch request may read
     max_document_chars: int = 5_000_000  # longer documents are refused, not indexed
+    max_file_bytes: int = 64 * 1024 * 1024  # larger files are refused by their size, unread
     writes_per_minute: float = 60.0  # per client address and worker; 0: no limit
     api_token: str | None = None
     host: str = "127.0.0.1"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
 from qa.chunk import split_oversized
@@ -22,6 +24,8 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 
 ASK_FIELDS = frozenset({"question", "top_k", "filters"})
 BATCH_FIELDS = frozenset({"questions", "top_k", "filters"})
+#: bytes an uploaded file is copied by
+UPLOAD_BLOCK = 1024 * 1024
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -153,6 +157,7 @@ def _add_uploads() -> Any:
     if not uploads:
         raise ApiError(400, "no files in the upload")
     web = state()
+    limit = web.settings.max_file_bytes
     with tempfile.TemporaryDirectory(prefix="qa-upload-") as tmp:
         names: dict[Path, str] = {}
         for upload in uploads:
@@ -163,9 +168,9 @@ def _add_uploads() -> Any:
             path = Path(tmp) / name
             if path in names:
                 raise ApiError(400, f"file {name!r} sent twice")
-            upload.save(path)
+            _save_upload(upload, path, original, limit)
             names[path] = original
-        docs, problems = load_documents(list(names))
+        docs, problems = load_documents(list(names), max_file_bytes=limit)
         if problems:
             for problem in problems:  # name files as the client did, not by the temporary path
                 path = Path(problem.path)
@@ -176,6 +181,33 @@ def _add_uploads() -> Any:
             if doc.path:
                 doc.path = names.get(Path(doc.path), Path(doc.path).name)
         return web.run(web.service.add_documents, _refuse_oversized(docs))
+
+
+def _save_upload(upload: FileStorage, path: Path, original: str, limit: int) -> None:
+    """Copy an uploaded file to ``path`` a block at a time, counting: past ``limit`` bytes the
+    upload is refused (413) naming the file, and the rest of it is never read."""
+    from qa.load import size_problem
+
+    size = _stream_size(upload.stream)
+    if size is not None and size > limit:
+        raise ApiError(413, f"nothing was added; {original}: {size_problem(size, limit)}")
+    copied = 0
+    with path.open("wb") as out:
+        while block := upload.stream.read(UPLOAD_BLOCK):
+            copied += len(block)
+            if copied > limit:
+                raise ApiError(413, f"nothing was added; {original}: {size_problem(None, limit)}")
+            out.write(block)
+
+
+def _stream_size(stream: Any) -> int | None:
+    """The size of a spooled upload (to memory or a temporary file), without reading it."""
+    try:
+        size = int(stream.seek(0, os.SEEK_END))
+        stream.seek(0)
+    except (AttributeError, OSError, ValueError):
+        return None
+    return size
 
 
 def _require_token() -> None:

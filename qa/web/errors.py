@@ -24,9 +24,12 @@ HTTP_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "timeout",
     413: "too_large",
     415: "unsupported_media_type",
     429: "too_many_requests",
+    431: "head_too_large",
+    501: "not_implemented",
     503: "unavailable",
 }
 

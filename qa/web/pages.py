@@ -87,11 +87,13 @@ def index() -> tuple[str, int]:
 def add() -> str:
     from qa.load import SUFFIXES
 
+    settings = state().settings
     return render_template(
         "add.html",
         accept=",".join(sorted(SUFFIXES)),
-        max_mib=state().settings.max_body_bytes / 2**20,
-        writable=bool(state().settings.api_token),
+        max_upload_bytes=settings.max_body_bytes,
+        max_file_bytes=min(settings.max_file_bytes, settings.max_body_bytes),
+        writable=bool(settings.api_token),
     )
 
 

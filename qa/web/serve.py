@@ -155,7 +155,8 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "bind": [_bind(settings.host, settings.port)],
         "workers": settings.workers,
-        # gthread that reads request heads off its threads, so slow clients cannot hold them
+        # gthread that reads whole requests before a thread takes them, so slow clients cannot
+        # hold threads (see qa/web/worker.py)
         "worker_class": "qa.web.worker.HeadFirstWorker",
         "threads": max(settings.queue_size, settings.threads) + SPARE_THREADS,
         "timeout": WORKER_BOOT_TIMEOUT,

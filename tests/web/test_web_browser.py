@@ -121,6 +121,17 @@ def test_add_documents_in_the_browser_then_ask_and_see_the_highlight(
     expect(page.locator(".upload-status.error")).to_contain_text("Nothing was added")
     expect(page.locator("section.upload-report")).to_be_hidden()
 
+    # a file over the limit (the server's default 10 MiB) is named before anything is sent
+    big = {"name": "big.txt", "mimeType": "text/plain", "buffer": b"x" * (10 * 2**20 + 1)}
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.fill("#token", token)
+    page.set_input_files("#files", [*files, big])
+    page.click("form.upload button[type=submit]")
+    status = page.locator(".upload-status.error")
+    expect(status).to_contain_text("Nothing was sent: big.txt (10.0 MiB) is over the limit")
+    assert not posts
+
     page.fill("#token", token)
     page.set_input_files("#files", files)
     page.click("form.upload button[type=submit]")

@@ -95,6 +95,31 @@ def test_a_document_over_the_size_limit_is_413_and_nothing_is_added(
     assert len(client.get("/api/documents").get_json()["documents"]) == 5
 
 
+def test_an_uploaded_file_over_the_file_limit_is_413_by_name_and_nothing_is_added(
+    make_app: MakeApp, check: Check, auth: Auth
+) -> None:
+    app = make_app(copy=True, api_token=TOKEN, max_file_bytes=1000, writes_per_minute=0)
+    client = app.test_client()
+    article = b"Lights\n\nThe keeper of Port Ellery is Tomas Brandvold. "
+    exact = article + b"x" * (1000 - len(article))
+
+    def upload(*files: tuple[bytes, str]) -> TestResponse:
+        return check(
+            client.post(
+                "/api/documents",
+                data={"files": [(io.BytesIO(data), name) for data, name in files]},
+                content_type="multipart/form-data",
+                headers=auth(),
+            )
+        )
+
+    error = error_of(upload((exact, "keeper.txt"), (exact + b"x", "big.txt")), 413)
+    assert "big.txt: file of 1,001 bytes; the limit is 1,000" in error["message"]
+    assert "QA_MAX_FILE_BYTES" in error["message"] and "keeper" not in error["message"]
+    assert len(client.get("/api/documents").get_json()["documents"]) == 5
+    assert upload((exact, "keeper.txt")).get_json()["added"] == ["keeper"]
+
+
 # -- finding 7: huge filters ---------------------------------------------------------------------
 
 

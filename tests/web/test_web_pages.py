@@ -140,6 +140,17 @@ def test_add_documents_page_asks_for_the_token_and_files(
     accept = re.search(r'accept="([^"]+)"', text)
     assert accept and {".pdf", ".docx", ".html", ".txt"} <= set(accept.group(1).split(","))
     assert "<progress" in text and 'href="/add"' in text
+    # the limits the page's script checks before it sends anything
+    assert "Up to 10 MiB per upload." in " ".join(text.split())
+    assert f'data-max-upload-bytes="{10 * 2**20}" data-max-file-bytes="{10 * 2**20}"' in text
+
+
+def test_add_page_states_a_file_limit_below_the_upload_limit(
+    make_app: Callable[..., Flask], check: Check
+) -> None:
+    text = page(check(make_app(api_token="t", max_file_bytes=2**20).test_client().get("/add")))
+    assert "Up to 10 MiB per upload and 1 MiB per file." in " ".join(text.split())
+    assert f'data-max-file-bytes="{2**20}"' in text
 
 
 def test_seed_004_boilerplate_is_shown_as_boilerplate(client: FlaskClient, check: Check) -> None:

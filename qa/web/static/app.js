@@ -46,10 +46,40 @@ document.addEventListener("DOMContentLoaded", function () {
     status.className = "upload-status " + (ok ? "ok" : "error");
   }
 
+  function mib(bytes) { return (bytes / 1048576).toFixed(1) + " MiB"; }
+
+  // The server refuses an upload over its limits anyway (413), but only after it was sent; a
+  // file's size is known here, so say at once which file is too large.
+  function sizeProblem(files) {
+    var maxFile = Number(form.dataset.maxFileBytes);
+    var maxUpload = Number(form.dataset.maxUploadBytes);
+    var total = 0;
+    var large = [];
+    for (var i = 0; i < files.length; i++) {
+      total += files[i].size;
+      if (files[i].size > maxFile) large.push(files[i].name + " (" + mib(files[i].size) + ")");
+    }
+    if (large.length) {
+      return large.join(", ") + (large.length > 1 ? " are" : " is") + " over the limit of " +
+        mib(maxFile) + " per file.";
+    }
+    if (total > maxUpload) {
+      return "the files come to " + mib(total) + "; an upload may carry " + mib(maxUpload) +
+        ": send fewer at a time.";
+    }
+    return null;
+  }
+
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     var data = new FormData();
     var files = form.querySelector("input[type=file]").files;
+    var problem = sizeProblem(files);
+    if (problem) {
+      report.hidden = true;
+      done(false, "Nothing was sent: " + problem);
+      return;
+    }
     for (var i = 0; i < files.length; i++) data.append("files", files[i], files[i].name);
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.dataset.endpoint);
