@@ -1,35 +1,29 @@
 """Where an HTTP/1.1 request ends, found as its bytes arrive (for :mod:`qa.web.worker`).
 
-The worker buffers each request in its event loop until gunicorn's parser can read all of it
-without waiting on the socket: the head, then the body its ``Content-Length`` declares, or its
-chunked body up to the last chunk. ``RequestBuffer`` says when that point is reached, or why the
-request is refused before it is (a body over the limit, framing that cannot be trusted).
+The worker buffers each request in its event loop until all of it is in. h11 parses it as the
+bytes arrive: the head, then the body its ``Content-Length`` declares, or its chunked body to the
+last chunk. ``RequestBuffer`` says when that point is reached, or why the request is refused
+before it is (a body over the limit, framing h11 or this module does not trust).
 
-A chunked body is decoded here and handed on with a ``Content-Length``: the application then
-knows the exact size of every body it reads, so a chunked body of exactly the limit is accepted
-and one byte more is a 413, as with a declared length. The rules mirror gunicorn's parser
-(``gunicorn.http.message`` and ``gunicorn.http.body``): what it would refuse in a head is handed on
-for it to refuse, and what it would refuse in a chunked body is refused here, because it never
-sees the chunks.
+gunicorn is then handed the request as h11 parsed it, written out again: the request line, the
+fields, and the body with its ``Content-Length`` (a chunked body decoded). gunicorn never reads
+the client's own framing, so the two parsers cannot disagree about where a request ends, and the
+application knows the exact size of every body it reads: a chunked body of exactly the limit is
+accepted and one byte more is a 413, as with a declared length.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-from gunicorn.http.body import CHUNK_EXT_RE
+import h11
 
-HEAD_END = b"\r\n\r\n"
 CRLF = b"\r\n"
-#: a head longer than this without its end is refused (431)
+#: a head longer than this without its end is refused (431); a chunk-size line or trailer
+#: section longer than this is refused too (400)
 MAX_HEAD_BYTES = 64 * 1024
-#: a chunk-size line (size and extensions) longer than this is refused, as gunicorn does
-MAX_CHUNK_LINE = 8190
-#: trailer fields after the last chunk: as much as a head
-MAX_TRAILER_BYTES = MAX_HEAD_BYTES
-HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
-VERSION = re.compile(rb"HTTP/(\d)\.(\d)")
+#: fields that frame the body: gunicorn gets a Content-Length of the decoded body instead
+FRAMING = frozenset({b"content-length", b"transfer-encoding"})
 
 
 @dataclass(frozen=True)
@@ -40,257 +34,117 @@ class Refusal:
     message: str
 
 
-@dataclass(frozen=True)
-class Head:
-    """What a request head says about the body behind it."""
-
-    size: int  # bytes, the blank line that ends it included
-    # None: no readable request line; gunicorn refuses it, but its body is read all the same, so
-    # that no leniency of gunicorn's can make a thread wait for it
-    version: tuple[int, int] | None
-    content_length: int | None
-    chunked: bool
-    expect_continue: bool  # HTTP/1.1 "Expect: 100-continue"
-    refusal: Refusal | None  # framing gunicorn would not trust either
-
-    @property
-    def has_body(self) -> bool:
-        return self.chunked or bool(self.content_length)
-
-
-def parse_head(data: bytes | bytearray) -> Head | None:
-    """The head at the start of ``data``, or None while its end has not arrived."""
-    end = data.find(HEAD_END)
-    if end < 0:
-        return None
-    lines = bytes(data[:end]).split(CRLF)
-    if lines[0] == b"" and len(lines) > 1:  # one empty line may precede the request line
-        lines = lines[1:]
-    match = VERSION.fullmatch(lines[0].rsplit(b" ", 1)[-1])
-    version = (int(match[1]), int(match[2])) if match else None
-    lengths: list[bytes] = []
-    codings: list[bytes] = []
-    expect_continue = False
-    for line in lines[1:]:
-        name, colon, value = line.partition(b":")
-        if not colon:
-            continue  # not a field: gunicorn refuses the head
-        name, value = name.strip(b" \t").lower(), value.strip(b" \t")
-        if name == b"content-length":
-            lengths.append(value)
-        elif name == b"transfer-encoding":
-            codings += [c.strip(b" \t").lower() for c in value.split(b",")]
-        elif name == b"expect" and value.lower() == b"100-continue":
-            expect_continue = version is not None and version >= (1, 1)
-    refusal = None
-    content_length = None
-    chunked = False
-    if codings:
-        if lengths or codings.count(b"chunked") != 1 or codings[-1] != b"chunked":
-            refusal = Refusal(400, "ambiguous request framing (Transfer-Encoding)")
-        elif version is not None and version < (1, 1):
-            refusal = Refusal(400, "a chunked body needs HTTP/1.1")
-        elif codings != [b"chunked"]:
-            coding = b", ".join(codings).decode("latin-1")
-            refusal = Refusal(501, f"Transfer-Encoding {coding!r} is not supported; send chunked")
-        else:
-            chunked = True
-    elif lengths:
-        if len(lengths) > 1 or not lengths[0].isdigit():
-            refusal = Refusal(400, "bad Content-Length")
-        else:
-            content_length = int(lengths[0])
-    return Head(end + len(HEAD_END), version, content_length, chunked, expect_continue, refusal)
-
-
-def rewrite_head(head: bytes, drop: frozenset[bytes], add: list[bytes]) -> bytes:
-    """``head`` without the fields named in ``drop`` (lower case) and with the lines ``add``."""
-    lines = head[: -len(HEAD_END)].split(CRLF)
-    kept = [
-        line
-        for i, line in enumerate(lines)
-        if i == 0 or line.partition(b":")[0].strip(b" \t").lower() not in drop
-    ]
-    return CRLF.join(kept + add) + HEAD_END
-
-
-class ChunkedBody:
-    """Decodes a chunked body fed in pieces: ``done`` once the last chunk and its trailer section
-    are in (what follows stays in ``rest``), ``refusal`` when it is malformed or decodes to more
-    than ``limit`` bytes. Only an unfinished chunk-size line or trailer section is held raw."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.body = bytearray()
-        self.rest = bytearray()  # raw bytes not decoded yet; after ``done``, what followed
-        self.done = False
-        self.refusal: Refusal | None = None
-        self._left = 0  # data bytes still to come in the current chunk
-        self._state = "size"  # size -> data -> data-end -> size ... -> trailers
-
-    @property
-    def held(self) -> int:
-        return len(self.body) + len(self.rest)
-
-    def feed(self, data: bytes | bytearray) -> None:
-        self.rest += data
-        while not (self.done or self.refusal) and self._step():
-            pass
-
-    def _step(self) -> bool:
-        """Decode what the next step of the body needs; False while that has not arrived."""
-        rest = self.rest
-        if self._state == "data":
-            take = min(self._left, len(rest))
-            self.body += rest[:take]
-            del rest[:take]
-            self._left -= take
-            if self._left:
-                return False
-            self._state = "data-end"
-        if self._state == "data-end":
-            if len(rest) < len(CRLF):
-                return False
-            if rest[:2] != CRLF:
-                self.refusal = Refusal(400, "chunk data not followed by CRLF")
-                return False
-            del rest[:2]
-            self._state = "size"
-        if self._state == "size":
-            return self._size_line()
-        return self._trailers()
-
-    def _size_line(self) -> bool:
-        end = self.rest.find(CRLF)
-        if end < 0:
-            if len(self.rest) > MAX_CHUNK_LINE:
-                self.refusal = Refusal(400, f"chunk-size line over {MAX_CHUNK_LINE} bytes")
-            return False
-        size, semicolon, ext = bytes(self.rest[:end]).partition(b";")
-        if semicolon:
-            size = size.rstrip(b" \t")  # whitespace is allowed before an extension only
-        if not size or not HEX_DIGITS.issuperset(size):
-            self.refusal = Refusal(400, "bad chunk size")
-            return False
-        if semicolon and (b"\r" in ext or not CHUNK_EXT_RE.fullmatch(b";" + ext)):
-            self.refusal = Refusal(400, "bad chunk extension")
-            return False
-        n = int(size, 16)
-        if len(self.body) + n > self.limit:
-            self.refusal = Refusal(413, f"request body too large (limit {self.limit} bytes)")
-            return False
-        del self.rest[: end + len(CRLF)]
-        self._left = n
-        self._state = "data" if n else "trailers"
-        return True
-
-    def _trailers(self) -> bool:
-        rest = self.rest
-        if rest[:2] == CRLF:  # no trailer fields
-            del rest[:2]
-            self.done = True
-            return False
-        end = rest.find(HEAD_END)
-        if end < 0:
-            if len(rest) > MAX_TRAILER_BYTES:
-                self.refusal = Refusal(400, f"trailer section over {MAX_TRAILER_BYTES} bytes")
-            return False
-        del rest[: end + len(HEAD_END)]  # trailer fields are dropped: nothing here reads them
-        self.done = True
-        return False
-
-
 class RequestBuffer:
-    """One request's bytes as they arrive, until gunicorn's parser can read all of it.
+    """One request's bytes as they arrive, until all of it is in.
 
-    ``ready`` when the head is complete with all of its body (or it has none, or gunicorn will
-    refuse the head as it stands); ``refusal`` when it must be answered here instead. Bytes after
-    the request (a pipelined next one) go on with it."""
+    ``ready`` when the head is complete with all of its body; ``refusal`` when it must be
+    answered here instead. Bytes after the request (a pipelined next one) go on with it."""
 
     def __init__(self, max_body: int, data: bytes = b"") -> None:
         self.max_body = max_body
-        self.data = bytearray()  # the head, and a body of declared length
-        self.head: Head | None = None
+        self.head: h11.Request | None = None
+        self.body = bytearray()
+        self.after = bytearray()  # what followed the request
         self.ready = False
         self.refusal: Refusal | None = None
         self.continue_sent = False
-        self._chunks: ChunkedBody | None = None
+        self._parser = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD_BYTES)
+        # RFC 9112 2.2: one empty line may come before the request line (a client's stray CRLF
+        # after its last body). gunicorn skips it, h11 refuses it: skipped here. None once past.
+        self._lead: bytes | None = b""
         self.feed(data)
 
     def feed(self, data: bytes | bytearray) -> None:
-        if self.ready or self.refusal:
-            self.data += data  # pipelined; goes on with the request
+        if self.refusal:
             return
-        if self._chunks is not None:
-            self._chunks.feed(data)
-            self._chunked_progress()
+        if self.ready:
+            self.after += data
             return
-        self.data += data
-        if self.head is None:
-            self._read_head()
-        elif not self.ready:
-            self.ready = len(self.data) >= self.head.size + (self.head.content_length or 0)
+        if self._lead is not None:
+            data = self._lead + data
+            if CRLF.startswith(data):  # no more than (part of) the empty line yet
+                self._lead = bytes(data)
+                return
+            self._lead = None
+            data = data.removeprefix(CRLF)
+        if not data:
+            return  # h11 reads an empty receive_data as the end of the connection
+        self._parser.receive_data(bytes(data))
+        try:
+            self._read()
+        except h11.RemoteProtocolError as error:
+            self.refusal = self._refusal(error)
+
+    def _read(self) -> None:
+        while not (self.ready or self.refusal):
+            event = self._parser.next_event()
+            if event is h11.NEED_DATA:
+                return
+            if isinstance(event, h11.Request):
+                self.head = event
+                self.refusal = self._check(event)
+            elif isinstance(event, h11.Data):
+                self.body += event.data
+                if len(self.body) > self.max_body:
+                    self.refusal = self._too_large()
+            elif isinstance(event, h11.EndOfMessage):  # trailer fields are dropped: unread
+                self.ready = True
+                self.after += self._parser.trailing_data[0]
+
+    def _check(self, head: h11.Request) -> Refusal | None:
+        """What h11 takes but is refused here: a body over the limit, and framing that another
+        parser on the way (a proxy) could read differently."""
+        names = {name for name, _ in head.headers}
+        if b"transfer-encoding" in names:
+            if b"content-length" in names:
+                return Refusal(400, "ambiguous request framing (Content-Length and chunked)")
+            if head.http_version < b"1.1":
+                return Refusal(400, "a chunked body needs HTTP/1.1")
+        length = next((int(v) for n, v in head.headers if n == b"content-length"), 0)
+        return self._too_large() if length > self.max_body else None
+
+    def _too_large(self) -> Refusal:
+        return Refusal(413, f"request body too large (limit {self.max_body} bytes)")
+
+    def _refusal(self, error: h11.RemoteProtocolError) -> Refusal:
+        if error.error_status_hint == 431:  # what h11 holds has grown past MAX_HEAD_BYTES
+            if self.head is None:
+                return Refusal(431, f"request head over {MAX_HEAD_BYTES} bytes")
+            return Refusal(400, f"chunk-size line or trailer section over {MAX_HEAD_BYTES} bytes")
+        # h11's message may quote the offending line: a short one is enough
+        return Refusal(error.error_status_hint, str(error)[:200])
 
     @property
     def held(self) -> int:
         """Bytes this buffer holds."""
-        return len(self.data) + (self._chunks.held if self._chunks is not None else 0)
+        unread = 0 if self.ready or self.refusal else len(self._parser.trailing_data[0])
+        return len(self.body) + len(self.after) + unread
 
     @property
     def body_received(self) -> int:
-        """Body bytes in so far (0 while the head is incomplete)."""
-        if self._chunks is not None:
-            return self._chunks.held
-        return max(0, len(self.data) - self.head.size) if self.head else 0
+        """Body bytes in so far, decoded."""
+        return len(self.body)
 
     @property
     def wants_continue(self) -> bool:
         """The client waits for "100 Continue" before it sends its body, and may send it."""
-        return (
-            self.head is not None
-            and self.head.expect_continue
-            and not (self.ready or self.refusal or self.continue_sent)
-            and self.body_received == 0
-        )
-
-    def _read_head(self) -> None:
-        head = self.head = parse_head(self.data)
-        if head is None:
-            if len(self.data) > MAX_HEAD_BYTES:
-                self.refusal = Refusal(431, f"request head over {MAX_HEAD_BYTES} bytes")
-            return
-        if head.refusal is not None:
-            self.refusal = head.refusal
-        elif head.content_length is not None and head.content_length > self.max_body:
-            self.refusal = Refusal(413, f"request body too large (limit {self.max_body} bytes)")
-        elif head.chunked:
-            self._chunks = ChunkedBody(self.max_body)
-            body = self.data[head.size :]
-            del self.data[head.size :]
-            self._chunks.feed(body)
-            self._chunked_progress()
-        else:
-            self.ready = len(self.data) >= head.size + (head.content_length or 0)
-
-    def _chunked_progress(self) -> None:
-        assert self._chunks is not None
-        self.refusal = self._chunks.refusal
-        self.ready = self._chunks.done
+        waiting = self._parser.they_are_waiting_for_100_continue
+        return waiting and not (self.ready or self.refusal or self.continue_sent)
 
     def request(self) -> bytes:
-        """The bytes to give gunicorn's parser once ``ready``: the head (a chunked body decoded,
-        with its length declared; an answered ``Expect: 100-continue`` removed), the body, and
-        whatever followed."""
+        """The bytes to give gunicorn's parser once ``ready``: the request as h11 read it, its
+        body with its length declared, an answered ``Expect: 100-continue`` removed (gunicorn
+        would send a 100 of its own), and whatever followed."""
         head = self.head
-        if head is None or not head.has_body:
-            return bytes(self.data)
-        drop = {b"expect"} if head.expect_continue else set()
-        raw_head = bytes(self.data[: head.size])
-        if self._chunks is None:
-            if not drop:
-                return bytes(self.data)
-            return rewrite_head(raw_head, frozenset(drop), []) + self.data[head.size :]
-        drop.add(b"transfer-encoding")
-        length = b"Content-Length: %d" % len(self._chunks.body)
-        tail = self._chunks.body + self._chunks.rest + self.data[head.size :]
-        return rewrite_head(raw_head, frozenset(drop), [length]) + tail
+        assert self.ready and head is not None
+        lines = [b"%s %s HTTP/%s" % (head.method, head.target, head.http_version)]
+        framed = False
+        for name, value in head.headers.raw_items():
+            lower = name.lower()
+            if lower in FRAMING:
+                framed = True
+            elif not (lower == b"expect" and value.lower() == b"100-continue"):
+                lines.append(name + b": " + value)
+        if framed:
+            lines.append(b"Content-Length: %d" % len(self.body))
+        return CRLF.join(lines) + CRLF + CRLF + self.body + self.after

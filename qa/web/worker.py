@@ -8,19 +8,20 @@ the app), so health checks and questions time out for everyone (slowloris, slow 
 
 ``HeadFirstWorker`` reads each request in the worker's event loop instead, where a waiting
 connection costs a file descriptor and a buffer, not a thread. A connection reaches a thread only
-once its request is complete: the head, and the body its ``Content-Length`` declares or its
-chunked body to the last chunk (decoded and passed on with a ``Content-Length``; see
-:mod:`qa.web.framing`). Answered in the loop, without a thread, and closed:
+once its request is complete, as h11 reads it: the head, and the body its ``Content-Length``
+declares or its chunked body to the last chunk (passed on as h11 read it, the body with a
+``Content-Length``; see :mod:`qa.web.framing`). Answered in the loop, without a thread, and
+closed:
 
 - a head not complete ``HEAD_TIMEOUT`` seconds after its first byte: closed without an answer;
 - a head over 64 KiB: 431;
 - a body over the app's ``MAX_CONTENT_LENGTH`` (``QA_MAX_BODY_BYTES``): 413, as soon as its
-  ``Content-Length`` or a chunk size says so (before the body is sent, with
-  ``Expect: 100-continue``);
+  ``Content-Length`` says so (before the body is sent, with ``Expect: 100-continue``) or its
+  chunks pass the limit;
 - a body that arrives slower than ``MIN_BODY_RATE`` on average after ``BODY_TIMEOUT`` seconds of
   grace: 408;
-- framing that cannot be trusted (``Content-Length`` with ``Transfer-Encoding``, a malformed
-  chunk): 400; a transfer coding other than chunked: 501;
+- a head h11 refuses, or framing that cannot be trusted (``Content-Length`` with
+  ``Transfer-Encoding``, a malformed chunk): 400; a transfer coding other than chunked: 501;
 - a body that would take the bytes buffered by this worker over ``buffer_budget`` (past the
   first ``SMALL_BODY`` bytes, so small requests such as questions always fit): 503.
 
