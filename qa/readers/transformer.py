@@ -1,8 +1,10 @@
 """Extractive reader on a span-extraction transformer (start/end logits + [CLS] no-answer).
 
 Two kinds of model load the same way: our shipped artifact (``qa/models/reader``: an int8 ONNX
-graph run with onnxruntime, its tokenizer and ``calibration.json``), or any Hugging Face
-``AutoModelForQuestionAnswering`` directory or hub id, run with torch.
+graph run with onnxruntime, its ``tokenizer.json`` read by the tokenizers library, and
+``calibration.json``), which needs neither torch nor transformers, or any Hugging Face
+``AutoModelForQuestionAnswering`` directory or hub id, run with torch and its transformers
+tokenizer. Both tokenizers cut passages into the same windows (``qa.readers.windows``).
 
 Scores. For every window the model gives span logits (start + end) and a null logit ([CLS] start
 + [CLS] end). Candidate spans are grouped by meaning (``qa.answers.group_by_meaning``), and each
@@ -27,8 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from qa import cores
 from qa.answers import group_by_meaning
 from qa.readers.confidence import ConfidenceModel, Evidence, model_fingerprint
+from qa.readers.windows import TOKENIZER_FILE, FastTokenizer, HFTokenizer, PairTokenizer, Windows
 from qa.types import Passage, ReaderOutput, Span
 
 ONNX_NAME = "model.onnx"
@@ -117,7 +121,7 @@ class TransformerReader:
         self._threshold = threshold
         self._lock = threading.Lock()
         self._ready = False
-        self._tokenizer: Any = None
+        self._tokenizer: PairTokenizer | None = None
         self._session: Any = None  # onnxruntime session
         self._torch_model: Any = None
         self._input_names: list[str] = []
@@ -162,24 +166,17 @@ class TransformerReader:
         with self._lock:
             if self._ready:
                 return
-            from transformers import AutoTokenizer
-
             d = self._dir
-            try:
-                self._tokenizer = AutoTokenizer.from_pretrained(self.model_ref)
-            except OSError as exc:
-                raise ValueError(f"cannot load reader model {self.model_ref!r}: {exc}") from exc
-            if not getattr(self._tokenizer, "is_fast", False):
-                raise ValueError(f"{self.model_ref}: a fast tokenizer is needed for offsets")
             if d is not None and (d / ONNX_NAME).exists():
                 import onnxruntime as ort
-                import torch
 
+                has_json = (d / TOKENIZER_FILE).exists()
+                self._tokenizer = self._load_tokenizer(d if has_json else None)
                 opts = ort.SessionOptions()
                 opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                # Follow torch's thread budget (``qa serve`` splits the cores between workers) and
-                # don't spin idle threads: spinning workers steal the cores the others compute on.
-                opts.intra_op_num_threads = max(1, torch.get_num_threads())
+                # ``qa serve`` splits the cores between workers; and idle threads must not spin:
+                # spinning workers steal the cores the others compute on
+                opts.intra_op_num_threads = cores.budget()
                 opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
                 self._session = ort.InferenceSession(
                     str(d / ONNX_NAME), opts, providers=["CPUExecutionProvider"]
@@ -189,14 +186,33 @@ class TransformerReader:
                 import torch
                 from transformers import AutoModelForQuestionAnswering
 
+                self._tokenizer = self._load_tokenizer(None)
                 try:
                     model = AutoModelForQuestionAnswering.from_pretrained(self.model_ref)
                 except OSError as exc:
                     raise ValueError(f"cannot load reader model {self.model_ref!r}: {exc}") from exc
+                cores.apply_to_torch()
                 self._torch_model = model.to(torch.device(self.device)).eval()
                 self._input_names = ["input_ids", "attention_mask", "token_type_ids"]
             _ = self.confidence
             self._ready = True
+
+    def _load_tokenizer(self, tokenizer_dir: Path | None) -> PairTokenizer:
+        """``tokenizer_dir``'s ``tokenizer.json`` through the tokenizers library (an ONNX reader
+        folder: serving it imports neither transformers nor torch), else transformers'
+        ``AutoTokenizer`` of the model, which knows every Hugging Face model's own settings."""
+        if tokenizer_dir is not None:
+            return FastTokenizer(tokenizer_dir, self.max_length, self.stride)
+        from transformers import AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(self.model_ref)
+        except OSError as exc:
+            raise ValueError(f"cannot load reader model {self.model_ref!r}: {exc}") from exc
+        try:
+            return HFTokenizer(tokenizer, self.max_length, self.stride)
+        except ValueError as exc:
+            raise ValueError(f"{self.model_ref}: {exc}") from exc
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -206,18 +222,12 @@ class TransformerReader:
         usable = [p for p in passages if p.text.strip()]
         if not question or not usable:
             return ReaderOutput(spans=[], no_answer=1.0, features={"windows": 0.0})
-        enc = self._tokenizer(
-            [self._trim_question(question)] * len(usable),
-            [p.text for p in usable],
-            truncation="only_second",
-            max_length=self.max_length,
-            stride=self.stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-            padding="longest",
-            return_tensors="np",
+        tokenizer = self._tokenizer
+        assert tokenizer is not None
+        cut = tokenizer.windows(
+            tokenizer.trim(question, self.max_question_tokens), [p.text for p in usable]
         )
-        start_logits, end_logits = self._forward(enc)
+        start_logits, end_logits = self._forward(cut)
         # an answer never runs across a line break: in news text that is a caption or a heading
         # bleeding into the next paragraph ("(photo: Moscow Times)\nAFP")
         breaks = [
@@ -225,14 +235,13 @@ class TransformerReader:
         ]
         raws: list[dict[str, Any]] = []
         for w in range(start_logits.shape[0]):
-            passage_idx = int(enc["overflow_to_sample_mapping"][w])
-            seq_ids = enc.sequence_ids(w)
+            passage_idx = int(cut.passage[w])
             raws.extend(
                 self._window_spans(
                     start_logits[w],
                     end_logits[w],
-                    seq_ids,
-                    enc["offset_mapping"][w],
+                    cut.sequence_ids[w],
+                    cut.offsets[w],
                     passage_idx,
                     breaks[passage_idx],
                 )
@@ -322,30 +331,18 @@ class TransformerReader:
             rank=best.passage_rank or len(passages),
         )
 
-    def _trim_question(self, question: str) -> str:
-        ids = self._tokenizer(question, add_special_tokens=False)["input_ids"]
-        if len(ids) <= self.max_question_tokens:
-            return question
-        return str(self._tokenizer.decode(ids[: self.max_question_tokens]))
-
-    def _forward(self, enc: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _forward(self, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
         """Start/end logits of every window, padded to the encoding's width.
 
         A passage's last window is often short (the overflow past 256 word pieces), and padding it
         to the batch's longest wastes a third of the work; so windows run in batches of similar
         length (buckets of BUCKET tokens), each cut to its longest real window."""
-        ids = np.asarray(enc["input_ids"], dtype=np.int64)
-        n, width = ids.shape
-        mask = np.asarray(enc["attention_mask"], dtype=np.int64)
-        lengths = mask.sum(axis=1)
+        n, width = windows.input_ids.shape
+        lengths = windows.attention_mask.sum(axis=1)
         starts = np.full((n, width), -1e4, dtype=np.float32)
         ends = np.full((n, width), -1e4, dtype=np.float32)
-        arrays = {
-            name: np.zeros_like(ids)
-            if name == "token_type_ids" and name not in enc
-            else np.asarray(enc[name], dtype=np.int64)
-            for name in self._input_names
-        }
+        given = windows.arrays()
+        arrays = {name: given[name] for name in self._input_names}
         buckets: dict[int, list[int]] = {}
         for w, length in enumerate(lengths):
             buckets.setdefault(-(-int(length) // BUCKET), []).append(w)

@@ -2,11 +2,13 @@
 
 The master process builds the index when there is none (in a spawned child process), imports
 the libraries and builds the app, then forks the workers (gunicorn's ``preload_app``): the
-libraries' memory (torch, transformers and spaCy are imported by the reader and the sentence
-splitter) is then one copy shared by all workers instead of one per worker. What holds threads or
-file handles is created after the fork, in each worker: onnxruntime sessions (a thread pool does
-not survive a fork, and a session whose pool is gone hangs), torch's thread pools, and the index's
-SQLite connection. Index files (FAISS, the BM25 save) are shared read-only through the page cache.
+libraries' memory (onnxruntime, tokenizers, and spaCy for the sentence splitter) is then one copy
+shared by all workers instead of one per worker. With the shipped ONNX reader and encoder no
+process imports torch or transformers (``qa.nlp.import_spacy`` keeps thinc from importing torch).
+What holds threads or file handles is created after the fork, in each worker: onnxruntime
+sessions (a thread pool does not survive a fork, and a session whose pool is gone hangs), torch's
+thread pools when a Hugging Face model needs torch, and the index's SQLite connection. Index files
+(FAISS, the BM25 save) are shared read-only through the page cache.
 """
 
 from __future__ import annotations
@@ -197,12 +199,13 @@ def _preloaded_app(settings: Settings) -> Any:
     """The app, with the libraries every worker needs imported but nothing loaded that holds a
     thread or a file handle (see the module docstring); ``post_fork`` loads those per worker."""
     import onnxruntime  # noqa: F401
-    import spacy  # noqa: F401  (imports torch through thinc)
-    from transformers import AutoTokenizer  # noqa: F401  (the reader's tokenizer)
+    import tokenizers  # noqa: F401
 
+    from qa.nlp import import_spacy
     from qa.service import QAService
     from qa.web import create_app
 
+    import_spacy()
     service = QAService(settings)
     app = create_app(settings, service)
     app.config["QA_POST_FORK"] = lambda: _worker_ready(service, settings.workers)
@@ -233,11 +236,8 @@ def _multiprocess_metrics_dir() -> None:
 
 
 def _share_cores(workers: int) -> None:
-    """Give each worker's torch an equal share of the cores. By default every worker's torch
-    spreads each matrix product over all cores, and several workers (and threads) doing so at once
-    spend more time contending than computing."""
-    if os.environ.get("OMP_NUM_THREADS"):
-        return  # the operator decided
-    import torch
+    """Give each worker an equal share of the cores (``qa.cores``); the operator's
+    ``OMP_NUM_THREADS`` wins."""
+    from qa import cores
 
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+    cores.share(workers)
