@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -118,19 +119,25 @@ class TorchEncoder:
         assert dim is not None
         self.dimension = int(dim)
         self.max_tokens = int(model.max_seq_length or 512)
+        # transformers' tokenizer sets its truncation on the shared Rust tokenizer for each call,
+        # and a call from another thread meanwhile fails ("Already borrowed"): counting (chunking
+        # the next documents) and encoding take turns
+        self._lock = threading.Lock()
 
     def count_tokens(self, texts: list[str]) -> list[int]:
-        enc = self.model.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"]
-        return [len(ids) for ids in enc]
+        with self._lock:
+            enc = self.model.tokenizer(texts, add_special_tokens=False, truncation=False)
+        return [len(ids) for ids in enc["input_ids"]]
 
     def encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
-        vectors = self.model.encode(
-            texts,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=progress and len(texts) > batch_size * 4,
-        )
+        with self._lock:
+            vectors = self.model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=progress and len(texts) > batch_size * 4,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
@@ -181,16 +188,21 @@ class OnnxEncoder:
     def encode(self, texts: list[str], batch_size: int, progress: bool) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        if len(texts) == 1 or self.threads == 1:
-            self._run(encodings, out, range(len(texts)))
+        workers = min(self.threads, len(texts))
+        if workers <= 1:
+            self._run(encodings, out, iter(range(len(texts))))
             return out
-        # contiguous runs of texts per task: one task per text would cost more in hand-offs
-        step = max(1, min(batch_size, -(-len(texts) // self.threads)))
-        parts = [range(i, min(i + step, len(texts))) for i in range(0, len(texts), step)]
-        list(self._executor().map(lambda rows: self._run(encodings, out, rows), parts))
+        # Each thread takes the next text when it is done with one, longest texts first: the
+        # threads then finish together, where fixed shares of a mixed batch leave a core idle
+        # while another works through the longest texts.
+        order = sorted(range(len(texts)), key=lambda r: -len(encodings[r].ids))
+        rows = iter(order)  # next() on a list iterator is atomic under the GIL
+        done = [self._executor().submit(self._run, encodings, out, rows) for _ in range(workers)]
+        for future in done:
+            future.result()
         return out
 
-    def _run(self, encodings: list[Any], out: np.ndarray, rows: range) -> None:
+    def _run(self, encodings: list[Any], out: np.ndarray, rows: Iterator[int]) -> None:
         for r in rows:
             ids = np.array([encodings[r].ids], dtype=np.int64)
             feed = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
