@@ -116,11 +116,11 @@ def bench_pgvector(url: str, xb: np.ndarray, xq: np.ndarray, truth: np.ndarray) 
     started = time.perf_counter()
     fill_store(store, xb)
     build = time.perf_counter() - started
-    conn = store._conn
-    table, index = conn.execute(
-        "SELECT pg_total_relation_size('bench_chunks') - pg_indexes_size('bench_chunks'), "
-        "pg_relation_size('bench_chunks_hnsw')"
-    ).fetchone()
+    with store._pool.connection() as conn:
+        table, index = conn.execute(
+            "SELECT pg_total_relation_size('bench_chunks') - pg_indexes_size('bench_chunks'), "
+            "pg_relation_size('bench_chunks_hnsw')"
+        ).fetchone()
     times, found = [], []
     for q in xq:
         t = time.perf_counter()
