@@ -37,9 +37,10 @@ from typing import Any
 import faiss
 import numpy as np
 
-from qa.errors import Busy, DocumentNotFound, IndexError_, IndexVersionMismatch, ModelMismatch
-from qa.store.base import Hit, StoreConfig, StoredChunk, document_fingerprint
-from qa.types import Chunk, Document, DocumentInfo, Filters
+from qa.errors import Busy, DocumentNotFound, IndexError_, IndexVersionMismatch
+from qa.store.base import Hit, StoreConfig, StoredChunk
+from qa.store.sql import DOCUMENT_COLUMNS, DocumentRows, checked_vectors, document_row
+from qa.types import Chunk, Document, Filters
 
 log = logging.getLogger(__name__)
 
@@ -177,34 +178,15 @@ class _Writer:
 
     def add(self, docs: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
         db = self.store._db
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        if len(vectors) and vectors.shape[1] != self.dim:
-            raise ModelMismatch(f"vectors have dimension {vectors.shape[1]}, index has {self.dim}")
-        ids = {d.id for d in docs}
-        stray = {c.doc_id for c in chunks} - ids
-        if stray:
-            raise ValueError(f"chunks of documents not being added: {sorted(stray)[:5]}")
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        vectors = checked_vectors(docs, chunks, vectors, self.dim)
         for doc in docs:
             self.removed += [
                 r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc.id,))
             ]
             db.execute("DELETE FROM documents WHERE id = ?", (doc.id,))
             db.execute(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    doc.id,
-                    doc.title,
-                    doc.source,
-                    doc.date,
-                    doc.url,
-                    doc.path,
-                    doc.text,
-                    json.dumps(doc.content),
-                    document_fingerprint(doc),
-                    time.time(),
-                ),
+                f"INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES ({', '.join('?' * 10)})",
+                document_row(doc, json.dumps(doc.content)),
             )
         for chunk, vec in zip(chunks, vectors, strict=True):
             cur = db.execute(
@@ -225,7 +207,7 @@ class _Writer:
         return len(removed)
 
 
-class FaissSqliteStore:
+class FaissSqliteStore(DocumentRows):
     """FAISS (exact, or HNSW past ``exact_max`` chunks) plus SQLite rows, in one folder.
 
     ``config`` is required to create a store and ignored when opening one (the stored one is
@@ -236,6 +218,7 @@ class FaissSqliteStore:
 
     kind = "faiss"
     format_version = FORMAT_VERSION
+    _param = "?"
 
     def __init__(
         self,
@@ -248,6 +231,7 @@ class FaissSqliteStore:
         write_timeout: float = 30.0,
     ):
         self.dir = Path(directory)
+        self.tables = {n: n for n in ("meta", "documents", "chunks")}
         self.exact_max = exact_max
         self.mmap = mmap
         self.write_timeout = write_timeout
@@ -322,17 +306,12 @@ class FaissSqliteStore:
         # "created" keeps its name: saved BM25 indexes of earlier versions are keyed on it
         self._write_meta({"created": f"{time.time()}-{uuid.uuid4().hex[:8]}"})
 
-    def check(self, config: StoreConfig) -> None:
-        stored, wanted = self.config, config
-        if stored.dimension != wanted.dimension or (
-            stored.model_fingerprint != wanted.model_fingerprint
-        ):
-            raise ModelMismatch(
-                f"index at {self.dir} was built with embedding model {stored.model!r} "
-                f"(dimension {stored.dimension}), but settings name {wanted.model!r} "
-                f"(dimension {wanted.dimension}): use the same model or rebuild with "
-                "`qa index --rebuild`"
-            )
+    def _where(self) -> str:
+        return f"index at {self.dir}"
+
+    def _rows(self, sql: str, args: Any = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
 
     def _meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
@@ -549,14 +528,6 @@ class FaissSqliteStore:
                 self.config, self.dim = config, config.dimension
             self._apply(writer, generation, rebuilt=replace_all)
 
-    def add(self, docs: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
-        with self.writing() as w:
-            w.add(docs, chunks, vectors)
-
-    def delete(self, doc_id: str) -> int:
-        with self.writing() as w:
-            return w.delete(doc_id)
-
     def _apply(self, writer: _Writer, generation: int, rebuilt: bool) -> None:
         """Mirror a committed SQLite write in memory and on disk. If this fails or the process
         dies here, the next open sees the generation mismatch and rebuilds from SQLite."""
@@ -668,44 +639,6 @@ class FaissSqliteStore:
             sql += " WHERE " + " AND ".join(where)
         with self._lock:
             return {r[0] for r in self._db.execute(sql, args)}
-
-    def get_document(self, doc_id: str) -> Document:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, text, title, source, date, url, path, content FROM documents "
-                "WHERE id = ?",
-                (doc_id,),
-            ).fetchone()
-        if row is None:
-            raise DocumentNotFound(doc_id)
-        content = [(int(a), int(b)) for a, b in json.loads(row[7])]
-        return Document(row[0], row[1], row[2], row[3], row[4], row[5], row[6], content)
-
-    def _infos(self, where: str = "", args: tuple[Any, ...] = ()) -> list[DocumentInfo]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT d.id, d.title, d.source, d.date, d.url, d.path, length(d.text), "
-                "(SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id) FROM documents d "
-                f"{where} ORDER BY d.id",
-                args,
-            ).fetchall()
-        return [DocumentInfo(*r) for r in rows]
-
-    def documents(self) -> list[DocumentInfo]:
-        return self._infos()
-
-    def document_info(self, doc_id: str) -> DocumentInfo:
-        infos = self._infos("WHERE d.id = ?", (doc_id,))
-        if not infos:
-            raise DocumentNotFound(doc_id)
-        return infos[0]
-
-    def fingerprint(self, doc: Document) -> str:
-        return document_fingerprint(doc)
-
-    def fingerprints(self) -> dict[str, str]:
-        with self._lock:
-            return dict(self._db.execute("SELECT id, fingerprint FROM documents").fetchall())
 
     def meta(self) -> dict[str, Any]:
         with self._lock:

@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import Busy, DocumentNotFound, IndexError_, IndexVersionMismatch, ModelMismatch
-from qa.store.base import Hit, StoreConfig, StoredChunk, document_fingerprint
-from qa.types import Chunk, Document, DocumentInfo, Filters
+from qa.errors import Busy, DocumentNotFound, IndexError_, IndexVersionMismatch
+from qa.store.base import Hit, StoreConfig, StoredChunk
+from qa.store.sql import DOCUMENT_COLUMNS, DocumentRows, checked_vectors, document_row
+from qa.types import Chunk, Document, Filters
 
 FORMAT_VERSION = 1
 #: HNSW graph parameters (pgvector's defaults); the candidate list grows with k at query time
@@ -87,34 +88,14 @@ class _Writer:
         from psycopg.types.json import Jsonb
 
         t, conn = self.store.tables, self.conn
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        if len(vectors) and vectors.shape[1] != self.dim:
-            raise ModelMismatch(f"vectors have dimension {vectors.shape[1]}, index has {self.dim}")
+        vectors = checked_vectors(docs, chunks, vectors, self.dim)
         by_id = {d.id: d for d in docs}
-        stray = {c.doc_id for c in chunks} - set(by_id)
-        if stray:
-            raise ValueError(f"chunks of documents not being added: {sorted(stray)[:5]}")
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         with conn.cursor() as cur:
             cur.execute(f"DELETE FROM {t['documents']} WHERE id = ANY(%s)", (list(by_id),))
             cur.executemany(
-                f"INSERT INTO {t['documents']} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (
-                        d.id,
-                        d.title,
-                        d.source,
-                        d.date,
-                        d.url,
-                        d.path,
-                        d.text,
-                        Jsonb(d.content),
-                        document_fingerprint(d),
-                        time.time(),
-                    )
-                    for d in docs
-                ],
+                f"INSERT INTO {t['documents']} ({DOCUMENT_COLUMNS}) "
+                f"VALUES ({', '.join(['%s'] * 10)})",
+                [document_row(d, Jsonb(d.content)) for d in docs],
             )
             copy_sql = (
                 f"COPY {t['chunks']} (doc_id, idx, start_char, end_char, text, source, date, "
@@ -147,12 +128,13 @@ class _Writer:
         return chunks
 
 
-class PgVectorStore:
+class PgVectorStore(DocumentRows):
     """``url``: a libpq connection string; ``prefix`` names this store's tables, so several
     indexes can share one database; ``pool_size``: connections this process's threads share."""
 
     kind = "pgvector"
     format_version = FORMAT_VERSION
+    _param = "%s"
 
     def __init__(
         self,
@@ -261,18 +243,8 @@ class PgVectorStore:
             [(k, Jsonb(v)) for k, v in values.items()],
         )
 
-    def check(self, config: StoreConfig) -> None:
-        stored = self.config
-        if (stored.dimension, stored.model_fingerprint) != (
-            config.dimension,
-            config.model_fingerprint,
-        ):
-            raise ModelMismatch(
-                f"the index in {_redact(self.url)} was built with embedding model "
-                f"{stored.model!r} (dimension {stored.dimension}), but settings name "
-                f"{config.model!r} (dimension {config.dimension}): use the same model or rebuild "
-                "with `qa index --rebuild`"
-            )
+    def _where(self) -> str:
+        return f"the index in {_redact(self.url)}"
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -318,26 +290,18 @@ class PgVectorStore:
             with self._lock:
                 self.config, self.dim = rebuild, rebuild.dimension
 
-    def add(self, docs: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
-        with self.writing() as w:
-            w.add(docs, chunks, vectors)
-
-    def delete(self, doc_id: str) -> int:
-        with self.writing() as w:
-            return w.delete(doc_id)
-
     # -- reads ---------------------------------------------------------------------------------
 
-    def _query(self, sql: str, args: Any = ()) -> list[Any]:
+    def _rows(self, sql: str, args: Any = ()) -> list[Any]:
         with self._pool.connection() as conn:
             return list(conn.execute(sql, args).fetchall())
 
     def generation(self) -> int:
-        rows = self._query(f"SELECT value FROM {self.tables['meta']} WHERE key = 'generation'")
+        rows = self._rows(f"SELECT value FROM {self.tables['meta']} WHERE key = 'generation'")
         return int(rows[0][0]) if rows else 0
 
     def identity(self) -> str:
-        rows = self._query(f"SELECT value FROM {self.tables['meta']} WHERE key = 'created'")
+        rows = self._rows(f"SELECT value FROM {self.tables['meta']} WHERE key = 'created'")
         return str(rows[0][0]) if rows else ""
 
     def refresh(self) -> bool:
@@ -346,7 +310,7 @@ class PgVectorStore:
         generation = self.generation()
         if generation == self._seen_generation:
             return False
-        meta = self._query(f"SELECT key, value FROM {self.tables['meta']}")
+        meta = self._rows(f"SELECT key, value FROM {self.tables['meta']}")
         config = StoreConfig.from_dict(dict(meta))
         with self._lock:
             self.config, self.dim = config, config.dimension
@@ -375,13 +339,13 @@ class PgVectorStore:
 
     def count(self) -> tuple[int, int]:
         t = self.tables
-        rows = self._query(
+        rows = self._rows(
             f"SELECT (SELECT count(*) FROM {t['documents']}), (SELECT count(*) FROM {t['chunks']})"
         )
         return int(rows[0][0]), int(rows[0][1])
 
     def chunks(self) -> Iterator[StoredChunk]:
-        rows = self._query(
+        rows = self._rows(
             f"SELECT id, doc_id, idx, start_char, end_char, text FROM {self.tables['chunks']} "
             "ORDER BY doc_id, idx"
         )
@@ -391,7 +355,7 @@ class PgVectorStore:
     def get_chunks(self, ids: list[int]) -> dict[int, Chunk]:
         if not ids:
             return {}
-        rows = self._query(
+        rows = self._rows(
             f"SELECT id, doc_id, idx, start_char, end_char, text FROM {self.tables['chunks']} "
             "WHERE id = ANY(%s)",
             ([int(i) for i in ids],),
@@ -416,46 +380,7 @@ class PgVectorStore:
         sql = f"SELECT id FROM {self.tables['chunks']}"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return {r[0] for r in self._query(sql, args)}
-
-    def get_document(self, doc_id: str) -> Document:
-        rows = self._query(
-            "SELECT id, text, title, source, date, url, path, content FROM "
-            f"{self.tables['documents']} WHERE id = %s",
-            (doc_id,),
-        )
-        if not rows:
-            raise DocumentNotFound(doc_id)
-        r = rows[0]
-        content = [(int(a), int(b)) for a, b in r[7]]
-        return Document(r[0], r[1], r[2], r[3], r[4], r[5], r[6], content)
-
-    def _infos(self, where: str = "", args: Any = ()) -> list[DocumentInfo]:
-        t = self.tables
-        rows = self._query(
-            "SELECT d.id, d.title, d.source, d.date, d.url, d.path, length(d.text), "
-            f"(SELECT count(*) FROM {t['chunks']} c WHERE c.doc_id = d.id) "
-            f"FROM {t['documents']} d {where} ORDER BY d.id",
-            args,
-        )
-        return [
-            DocumentInfo(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7])) for r in rows
-        ]
-
-    def documents(self) -> list[DocumentInfo]:
-        return self._infos()
-
-    def document_info(self, doc_id: str) -> DocumentInfo:
-        infos = self._infos("WHERE d.id = %s", (doc_id,))
-        if not infos:
-            raise DocumentNotFound(doc_id)
-        return infos[0]
-
-    def fingerprint(self, doc: Document) -> str:
-        return document_fingerprint(doc)
-
-    def fingerprints(self) -> dict[str, str]:
-        return dict(self._query(f"SELECT id, fingerprint FROM {self.tables['documents']}"))
+        return {r[0] for r in self._rows(sql, args)}
 
     def close(self) -> None:
         self._pool.close()
