@@ -6,10 +6,13 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from store.helpers import CONFIG, add, make_doc, vectors_for
 
+from qa.lexical import PREFIX
+from qa.retrieve import Retriever
 from qa.store.pgvector import PgVectorStore
 
 
@@ -77,3 +80,17 @@ def test_many_threads_search_and_write_through_a_bounded_pool(store: PgVectorSto
     stats = store._pool.get_stats()
     # nine threads were served by more than one connection, never by more than the pool's size
     assert 2 <= stats["pool_size"] <= 4
+
+
+def test_a_replica_saves_its_bm25_index_in_an_index_dir_it_has_not_made_yet(
+    store: PgVectorStore, tmp_path: Path
+):
+    """With pgvector nothing else lives in QA_INDEX_DIR, so nothing had created it: every worker
+    rebuilt BM25 from PostgreSQL instead of loading the first one's save."""
+    add(store, "a")
+    replica = tmp_path / "replica" / "index"
+    Retriever(store, None, lexical_dir=replica).sync()  # type: ignore[arg-type]
+    assert [p.name.startswith(PREFIX) for p in replica.iterdir()] == [True]
+    again = Retriever(store, None, lexical_dir=replica)  # type: ignore[arg-type]
+    again.sync()
+    assert again.lexical.source == "loaded"
