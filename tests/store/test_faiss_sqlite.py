@@ -15,8 +15,9 @@ import pytest
 from store.helpers import CONFIG, DIM, add, make_doc, vectors_for
 
 from qa.errors import IndexVersionMismatch
+from qa.store import StoreConfig
 from qa.store.faiss_sqlite import FAISS_NAME, MANIFEST_NAME, FaissSqliteStore
-from qa.types import Chunk, Document
+from qa.types import Chunk, Document, Filters
 
 
 @pytest.fixture
@@ -125,35 +126,118 @@ def test_crash_mid_write_leaves_a_usable_consistent_index(path: Path, where, exp
     assert not list(path.glob(".*.tmp"))
 
 
+GRAPH_DIM = 32
+GRAPH_CONFIG = StoreConfig("test-model", "fp-1", GRAPH_DIM, chunk_tokens=256, chunk_overlap=1)
+
+
+def _embedding_like(n: int, seed: int) -> np.ndarray:
+    """Unit vectors near a low-rank subspace, as bench/scale.py makes them: near neighbours
+    exist but are not far ahead of the rest (pure noise would make recall meaningless)."""
+    rng = np.random.default_rng(seed)
+    basis = np.random.default_rng(1).normal(size=(8, GRAPH_DIM))
+    x = rng.normal(size=(n, 8)) @ basis
+    x += 0.35 * np.linalg.norm(x, axis=1, keepdims=True) / np.sqrt(GRAPH_DIM) * rng.normal(
+        size=(n, GRAPH_DIM)
+    )
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
 def _many(n: int) -> tuple[list[Document], list[Chunk], np.ndarray]:
-    rng = np.random.default_rng(0)
     docs, chunks = [], []
     for i in range(n):
         doc, c = make_doc(f"d{i:05d}", 1)
         docs.append(doc)
         chunks += c
-    basis = rng.normal(size=(4, DIM))
-    vecs = rng.normal(size=(n, 4)) @ basis + 0.1 * rng.normal(size=(n, DIM))
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    return docs, chunks, vecs.astype(np.float32)
+    return docs, chunks, _embedding_like(n, 0)
 
 
-def test_past_the_exact_limit_the_index_is_ivfpq_with_its_parameters_in_the_manifest(path: Path):
-    docs, chunks, vecs = _many(600)
-    s = FaissSqliteStore(path, CONFIG, create=True, exact_max=500)
-    s.add(docs[:450], chunks[:450], vecs[:450])
+def _recall_at_10(store: FaissSqliteStore, queries: np.ndarray) -> float:
+    """Against exact inner products over every stored vector."""
+    ids = np.array([st.id for st in store.chunks()])
+    rows = dict(store._db.execute("SELECT id, vector FROM chunks").fetchall())
+    xb = np.vstack([np.frombuffer(rows[i], dtype=np.float32) for i in ids])
+    found = 0
+    for q in queries:
+        truth = set(ids[np.argsort(-(xb @ q))[:10]].tolist())
+        found += len(truth & {h.chunk_id for h in store.search(q, 10)})
+    return found / (10 * len(queries))
+
+
+@pytest.fixture
+def graph(path: Path) -> tuple[FaissSqliteStore, list[Document], np.ndarray]:
+    """A store forced past its exact limit (1,000 chunks here, 200,000 by default)."""
+    docs, chunks, vecs = _many(3000)
+    s = FaissSqliteStore(path, GRAPH_CONFIG, create=True, exact_max=1000)
+    s.add(docs[:900], chunks[:900], vecs[:900])
     assert s.manifest()["faiss_index"]["type"] == "flat"
-    s.add(docs[450:], chunks[450:], vecs[450:])  # grows past the limit: the index type changes
+    s.add(docs[900:], chunks[900:], vecs[900:])  # grows past the limit: the index type changes
+    return s, docs, vecs
+
+
+def test_past_the_exact_limit_the_graph_finds_the_exact_neighbours(graph):
+    s, _, _ = graph
     plan = s.manifest()["faiss_index"]
-    assert plan["type"] == "ivfpq" and plan["nlist"] >= 1 and plan["nprobe"] >= 1
-    assert plan["factory"] == f"IDMap2,IVF{plan['nlist']},PQ{plan['pq_m']}"
-    ids = {c.doc_id: st.id for st in s.chunks() for c in [st.chunk]}
-    found = sum(s.search(vecs[i], 10)[0].chunk_id == ids[docs[i].id] for i in range(0, 600, 20))
-    assert found >= 25  # of 30: candidates are approximate, re-scored exactly
-    assert s.delete(docs[0].id) == 1  # IVF-PQ can delete (HNSW could not)
+    assert plan["type"] == "hnsw" and plan["factory"] == f"IDMap2,HNSW{plan['m']},SQ8"
+    assert plan["ef_search"] >= 10 and plan["rerank"] >= 1
+    assert _recall_at_10(s, _embedding_like(50, 1)) >= 0.95
+    hits = s.search(_embedding_like(1, 2)[0], 10)
+    assert len(hits) == 10 and [h.score for h in hits] == sorted((h.score for h in hits),
+                                                                reverse=True)
     s.close()
-    again = FaissSqliteStore(path, exact_max=500)
-    assert again.manifest()["faiss_index"] == plan and again.count() == (599, 599)
+    again = FaissSqliteStore(s.dir, exact_max=1000)  # loaded from the file, not rebuilt
+    assert again.manifest()["faiss_index"] == plan
+    assert again.manifest()["updated"] == s.manifest()["updated"]
+    assert _recall_at_10(again, _embedding_like(50, 1)) >= 0.95
+
+
+def test_the_graph_never_returns_deleted_chunks_and_sheds_them_by_a_rebuild(graph):
+    s, docs, vecs = graph
+    ids = {st.chunk.doc_id: st.id for st in s.chunks()}
+    gone = docs[:100]
+    with s.writing() as w:
+        for d in gone:
+            w.delete(d.id)
+    dead = {ids[d.id] for d in gone}
+    ntotal = s._index.ntotal
+    assert ntotal == 3000  # still in the graph, masked
+    for i in range(0, 100, 10):
+        assert {h.chunk_id for h in s.search(vecs[i], 20)}.isdisjoint(dead)
+    s.close()
+    s = FaissSqliteStore(s.dir, exact_max=1000)  # the mask survives reopening
+    assert {h.chunk_id for h in s.search(vecs[0], 50)}.isdisjoint(dead)
+    assert _recall_at_10(s, _embedding_like(30, 3)) >= 0.95
+    # replaced documents leave their old vectors behind too; past the share, a rebuild
+    s.add(docs[100:800], [c for d in docs[100:800] for c in make_doc(d.id, 1)[1]], vecs[100:800])
+    assert s._index.ntotal == s.count()[1] == 2900 and not s._dead
+    assert s.manifest()["faiss_index"]["type"] == "hnsw"
+
+
+def test_the_graph_answers_filters_and_memory_maps(graph):
+    s, docs, vecs = graph
+    few = s.chunk_ids(Filters(doc_ids=[d.id for d in docs[:30]]))
+    hits = s.search(vecs[2000], 5, allowed=few)  # a narrow filter: exact, from SQLite
+    assert {h.chunk_id for h in hits} <= few and len(hits) == 5
+    s.close()
+    mapped = FaissSqliteStore(s.dir, exact_max=1000, mmap=True)
+    wide = set(list(mapped.chunk_ids(Filters()))[:2500])
+    hits = mapped.search(vecs[5], 10, allowed=wide)
+    assert {h.chunk_id for h in hits} <= wide and len(hits) == 10
+    doc, chunks = make_doc("new", 1)
+    mapped.add([doc], chunks, vecs[5:6])  # a write applies to a copy, then maps the new file
+    assert mapped.search(vecs[5], 2)[0].score == pytest.approx(1.0, abs=1e-5)
+    assert mapped._index.ntotal == 3001
+
+
+def test_an_index_type_of_an_earlier_version_is_rebuilt(graph):
+    s, _, vecs = graph
+    s.close()
+    manifest = s.dir / MANIFEST_NAME
+    old = json.loads(manifest.read_text())
+    old["faiss_index"] = {"type": "ivfpq", "factory": "IDMap2,IVF200,PQ4", "nprobe": 32}
+    manifest.write_text(json.dumps(old))
+    again = FaissSqliteStore(s.dir, exact_max=1000)
+    assert again.manifest()["faiss_index"]["type"] == "hnsw"
+    assert again.search(vecs[7], 1)[0].score == pytest.approx(1.0, abs=1e-5)
 
 
 def test_memory_mapped_index_answers_and_accepts_writes(path: Path):

@@ -1,0 +1,133 @@
+"""What the two SQL stores (FAISS + SQLite, PostgreSQL + pgvector) share: the checks every write
+makes, a document's row, the reads of the documents table, the model check and the one-write
+shortcuts. Each store keeps its own schema, connection, chunks table and SQL dialect: it names its
+tables in ``tables``, its placeholder in ``_param`` and runs statements in ``_rows``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from contextlib import AbstractContextManager
+from typing import Any
+
+import numpy as np
+
+from qa.errors import DocumentNotFound, ModelMismatch
+from qa.store.base import StoreConfig, document_fingerprint
+from qa.types import Chunk, Document, DocumentInfo
+
+#: the documents table's columns, in the order of ``document_row``
+DOCUMENT_COLUMNS = "id, title, source, date, url, path, text, content, fingerprint, added"
+
+
+def checked_vectors(
+    docs: list[Document], chunks: list[Chunk], vectors: np.ndarray, dim: int
+) -> np.ndarray:
+    """``vectors`` as contiguous float32 once the write is known to be whole and of this index's
+    dimension: nothing is written otherwise."""
+    if len(chunks) != len(vectors):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    if len(vectors) and vectors.shape[1] != dim:
+        raise ModelMismatch(f"vectors have dimension {vectors.shape[1]}, index has {dim}")
+    stray = {c.doc_id for c in chunks} - {d.id for d in docs}
+    if stray:
+        raise ValueError(f"chunks of documents not being added: {sorted(stray)[:5]}")
+    return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def document_row(doc: Document, content: Any) -> tuple[Any, ...]:
+    """The values of ``DOCUMENT_COLUMNS``; ``content`` is ``doc.content`` as the driver wants
+    JSON (a string for SQLite, a ``Jsonb`` for PostgreSQL)."""
+    return (
+        doc.id,
+        doc.title,
+        doc.source,
+        doc.date,
+        doc.url,
+        doc.path,
+        doc.text,
+        content,
+        document_fingerprint(doc),
+        time.time(),
+    )
+
+
+class DocumentRows:
+    """Reads of the documents table, and the parts of the ``Store`` protocol that are the same
+    SQL on both stores."""
+
+    config: StoreConfig
+    tables: dict[str, str]
+    _param: str
+
+    def _rows(self, sql: str, args: Any = ()) -> list[Any]:
+        raise NotImplementedError
+
+    def _where(self) -> str:
+        """Where the index is, for messages."""
+        raise NotImplementedError
+
+    def writing(self) -> AbstractContextManager[Any]:
+        raise NotImplementedError
+
+    def add(self, docs: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
+        with self.writing() as w:
+            w.add(docs, chunks, vectors)
+
+    def delete(self, doc_id: str) -> int:
+        with self.writing() as w:
+            return int(w.delete(doc_id))
+
+    def check(self, config: StoreConfig) -> None:
+        stored = self.config
+        if (stored.dimension, stored.model_fingerprint) != (
+            config.dimension,
+            config.model_fingerprint,
+        ):
+            raise ModelMismatch(
+                f"{self._where()} was built with embedding model {stored.model!r} (dimension "
+                f"{stored.dimension}), but settings name {config.model!r} (dimension "
+                f"{config.dimension}): use the same model or rebuild with `qa index --rebuild`"
+            )
+
+    def get_document(self, doc_id: str) -> Document:
+        rows = self._rows(
+            "SELECT id, text, title, source, date, url, path, content FROM "
+            f"{self.tables['documents']} WHERE id = {self._param}",
+            (doc_id,),
+        )
+        if not rows:
+            raise DocumentNotFound(doc_id)
+        r = rows[0]
+        content = json.loads(r[7]) if isinstance(r[7], str) else r[7]  # jsonb arrives parsed
+        spans = [(int(a), int(b)) for a, b in content]
+        return Document(r[0], r[1], r[2], r[3], r[4], r[5], r[6], spans)
+
+    def _infos(self, doc_id: str | None = None) -> list[DocumentInfo]:
+        t = self.tables
+        where, args = (f"WHERE d.id = {self._param}", (doc_id,)) if doc_id is not None else ("", ())
+        rows = self._rows(
+            "SELECT d.id, d.title, d.source, d.date, d.url, d.path, length(d.text), "
+            f"(SELECT count(*) FROM {t['chunks']} c WHERE c.doc_id = d.id) "
+            f"FROM {t['documents']} d {where} ORDER BY d.id",
+            args,
+        )
+        return [
+            DocumentInfo(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7])) for r in rows
+        ]
+
+    def documents(self) -> list[DocumentInfo]:
+        return self._infos()
+
+    def document_info(self, doc_id: str) -> DocumentInfo:
+        infos = self._infos(doc_id)
+        if not infos:
+            raise DocumentNotFound(doc_id)
+        return infos[0]
+
+    def fingerprint(self, doc: Document) -> str:
+        return document_fingerprint(doc)
+
+    def fingerprints(self) -> dict[str, str]:
+        return dict(self._rows(f"SELECT id, fingerprint FROM {self.tables['documents']}"))
