@@ -141,7 +141,10 @@ def fill_store(store: Any, xb: np.ndarray, batch: int = 10_000) -> None:
         store.add(docs, chunks, xb[lo : lo + len(docs)])
 
 
-def bench_pgvector(url: str, xb: np.ndarray, xq: np.ndarray, truth: np.ndarray) -> dict[str, Any]:
+def bench_pgvector(url: str, xb: np.ndarray, xq: np.ndarray, truth: np.ndarray,
+                   ef_searches: list[int]) -> list[dict[str, Any]]:
+    """One build, then the searches at each HNSW candidate list size (the first: the store's)."""
+    from qa.store import pgvector
     from qa.store.pgvector import PgVectorStore
 
     config = StoreConfig("synthetic", "synthetic", DIM, 256, 1)
@@ -154,24 +157,26 @@ def bench_pgvector(url: str, xb: np.ndarray, xq: np.ndarray, truth: np.ndarray) 
             "SELECT pg_total_relation_size('bench_chunks') - pg_indexes_size('bench_chunks'), "
             "pg_relation_size('bench_chunks_hnsw')"
         ).fetchone()
-    times, found = [], []
-    for q in xq:
-        t = time.perf_counter()
-        hits = store.search(q, K)
-        times.append(time.perf_counter() - t)
-        found.append([h.chunk_id - 1 for h in hits])  # bigserial ids start at 1, in load order
-    p50, p99 = percentiles(times)
+    rows = []
+    for ef in ef_searches:
+        store.ef_search = ef
+        times, found = [], []
+        for q in xq:
+            t = time.perf_counter()
+            hits = store.search(q, K)
+            times.append(time.perf_counter() - t)
+            found.append([h.chunk_id - 1 for h in hits])  # bigserial ids start at 1, load order
+        p50, p99 = percentiles(times)
+        rows.append({"index": "pgvector HNSW", "m": pgvector.HNSW_M,
+                     "ef_construction": pgvector.HNSW_EF_CONSTRUCTION,
+                     "ef_search": max(ef, K), "build_s": round(build, 2),
+                     "disk_bytes_per_vector": round(int(index) / len(xb), 1),
+                     "table_bytes_per_row": round(int(table) / len(xb), 1),
+                     "ram_bytes_per_vector": "shared buffers: the HNSW pages the server caches",
+                     "recall_at_10": round(recall(np.array(found), truth), 4),
+                     "search_p50_ms": p50, "search_p99_ms": p99})
     store.close()
-    from qa.store import pgvector
-
-    return {"index": "pgvector HNSW", "m": pgvector.HNSW_M,
-            "ef_construction": pgvector.HNSW_EF_CONSTRUCTION,
-            "ef_search": max(pgvector.MIN_EF_SEARCH, K),
-            "build_s": round(build, 2), "disk_bytes_per_vector": round(int(index) / len(xb), 1),
-            "table_bytes_per_row": round(int(table) / len(xb), 1),
-            "ram_bytes_per_vector": "shared buffers: the HNSW pages the server caches",
-            "recall_at_10": round(recall(np.array(found), truth), 4),
-            "search_p50_ms": p50, "search_p99_ms": p99}
+    return rows
 
 
 def service_rows(pg_url: str, paragraphs: int, questions: int) -> list[dict[str, Any]]:
@@ -234,6 +239,9 @@ def main() -> int:
                         choices=[*indexes(1), "pgvector"])
     parser.add_argument("--pgvector-max", type=int, default=None,
                         help="skip pgvector for sizes above this (its 1M build takes hours)")
+    parser.add_argument("--pg-ef-search", type=int, nargs="+", default=[200, 40, 100, 400],
+                        help="pgvector hnsw.ef_search values searched with (one build; the "
+                        "store's default first)")
     parser.add_argument("--build-threads", type=int, default=os.cpu_count() or 1,
                         help="FAISS build threads (searches use one)")
     parser.add_argument("--no-service", action="store_true", help="skip the end-to-end searches")
@@ -276,8 +284,9 @@ def main() -> int:
                 if args.pgvector_max is not None and n > args.pgvector_max:
                     skipped.append(f"pgvector HNSW at {n} vectors (--pgvector-max)")
                 else:
-                    rows.append(bench_pgvector(pg.url, xb, xq, truth) | {"vectors": n})
-                    print(json.dumps(rows[-1]), flush=True)
+                    for row in bench_pgvector(pg.url, xb, xq, truth, args.pg_ef_search):
+                        rows.append(row | {"vectors": n})
+                        print(json.dumps(rows[-1]), flush=True)
                     with pg_connection(pg.url) as conn:
                         conn.execute("DROP TABLE bench_chunks, bench_documents, bench_meta")
                 save()

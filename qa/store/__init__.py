@@ -42,6 +42,7 @@ def open_store(settings: Settings, config: StoreConfig | None = None) -> Store:
             prefix=settings.pg_table_prefix,
             write_timeout=settings.write_timeout,
             pool_size=settings.pg_pool_size,
+            ef_search=settings.pg_ef_search,
         )
     else:
         from qa.store.faiss_sqlite import FaissSqliteStore

@@ -36,7 +36,9 @@ FORMAT_VERSION = 1
 #: HNSW graph parameters (pgvector's defaults); the candidate list grows with k at query time
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
-MIN_EF_SEARCH = 40
+#: the search's candidate list (``QA_PG_EF_SEARCH``): pgvector's default of 40 missed a third of
+#: the true neighbours at 100k embedding-like vectors (README, Scaling)
+EF_SEARCH = 200
 
 
 def _pool(url: str, size: int, timeout: float) -> Any:
@@ -145,11 +147,14 @@ class PgVectorStore(DocumentRows):
         prefix: str = "qa_",
         write_timeout: float = 30.0,
         pool_size: int = 4,
+        ef_search: int = EF_SEARCH,
     ) -> None:
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", prefix):
             raise ValueError(f"table prefix {prefix!r}: lower-case letters, digits and _ only")
         self.url = url
         self.write_timeout = write_timeout
+        #: HNSW candidate list of a search (raised to k when k is larger): recall against speed
+        self.ef_search = ef_search
         self.tables = {n: f"{prefix}{n}" for n in ("meta", "documents", "chunks")}
         # guards only what is cached here (configuration, last generation seen)
         self._lock = threading.Lock()
@@ -329,7 +334,7 @@ class PgVectorStore(DocumentRows):
         with self._pool.connection() as conn, conn.transaction():
             # HNSW returns at most ef_search rows; iterative scans keep going past filtered-out
             # rows instead of returning fewer than k
-            conn.execute(f"SET LOCAL hnsw.ef_search = {max(MIN_EF_SEARCH, int(k))}")
+            conn.execute(f"SET LOCAL hnsw.ef_search = {max(int(self.ef_search), int(k))}")
             conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
             rows = conn.execute(
                 f"SELECT id, embedding <=> %s AS d FROM {c} {where} ORDER BY d LIMIT {int(k)}",
