@@ -32,6 +32,7 @@ from qa.types import (
     DocumentInfo,
     Filters,
     IndexReport,
+    LoadProblem,
     Passage,
     Result,
 )
@@ -142,19 +143,24 @@ class QAService:
         self, paths: Iterable[str | Path] | None = None, *, progress: bool = False
     ) -> IndexReport:
         """Load files and add them; unchanged documents are skipped, changed ones replaced."""
+        started = time.perf_counter()
+        docs, problems = self._load(paths)
+        report = self.add_documents(docs, progress=progress, atomic=False)
+        report.problems = problems + report.problems
+        report.seconds = round(time.perf_counter() - started, 3)
+        return report
+
+    def _load(self, paths: Iterable[str | Path] | None) -> tuple[list[Document], list[LoadProblem]]:
+        """The documents of ``paths`` (the configured corpus when None), oversized ones split,
+        with every file or document that could not be taken."""
         from qa.load import load_documents
 
-        started = time.perf_counter()
         docs, problems = load_documents(
             list(paths) if paths is not None else self.settings.corpus,
             max_file_bytes=self.settings.max_file_bytes,
         )
         docs, too_long = split_oversized(docs, self.settings.max_document_chars)
-        problems += too_long
-        report = self.add_documents(docs, progress=progress, atomic=False)
-        report.problems = problems + report.problems
-        report.seconds = round(time.perf_counter() - started, 3)
-        return report
+        return docs, problems + too_long
 
     def add_documents(
         self, docs: list[Document], *, progress: bool = False, atomic: bool = True
@@ -247,15 +253,8 @@ class QAService:
         """Replace the whole index with these files (another embedding model or chunking may be
         set). The store does it as one write: servers on the index keep answering from the old
         contents until it commits, then from the new; a failure leaves the old index."""
-        from qa.load import load_documents
-
         started = time.perf_counter()
-        docs, problems = load_documents(
-            list(paths) if paths is not None else self.settings.corpus,
-            max_file_bytes=self.settings.max_file_bytes,
-        )
-        docs, too_long = split_oversized(docs, self.settings.max_document_chars)
-        problems += too_long
+        docs, problems = self._load(paths)
         config = self._store_config()
         with self._lock:
             if self._store is None:
