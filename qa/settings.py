@@ -38,6 +38,7 @@ class Settings:
     pg_table_prefix: str = "qa_"  # pgvector: tables <prefix>chunks, <prefix>documents, ...
     pg_pool_size: int = 4  # pgvector: connections each process's threads share
     pg_ef_search: int = 200  # pgvector: HNSW candidates per search (recall against speed)
+    pg_build_memory: str = "1GB"  # pgvector: maintenance_work_mem of the first (bulk) HNSW build
     faiss_exact_max: int = 200_000  # faiss: exact search below this many chunks, HNSW above
     faiss_mmap: bool = False  # faiss: map the vectors file instead of reading it (shared pages)
     write_timeout: float = 30.0  # seconds a write waits for another writer before 409 busy

@@ -43,6 +43,7 @@ def open_store(settings: Settings, config: StoreConfig | None = None) -> Store:
             write_timeout=settings.write_timeout,
             pool_size=settings.pg_pool_size,
             ef_search=settings.pg_ef_search,
+            build_memory=settings.pg_build_memory,
         )
     else:
         from qa.store.faiss_sqlite import FaissSqliteStore

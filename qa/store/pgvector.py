@@ -36,6 +36,9 @@ FORMAT_VERSION = 1
 #: HNSW graph parameters (pgvector's defaults); the candidate list grows with k at query time
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
+#: ``maintenance_work_mem`` of the write that builds the HNSW graph (``QA_PG_BUILD_MEMORY``): a
+#: graph that outgrows it is finished on disk, page by page, many times slower
+BUILD_MEMORY = "1GB"
 #: the search's candidate list (``QA_PG_EF_SEARCH``): pgvector's default of 40 missed a third of
 #: the true neighbours at 100k embedding-like vectors (README, Scaling)
 EF_SEARCH = 200
@@ -81,15 +84,15 @@ def _redact(url: str) -> str:
 
 
 class _Writer:
-    def __init__(self, store: PgVectorStore, conn: Any, dim: int) -> None:
-        self.store = store
+    def __init__(self, conn: Any, tables: dict[str, str], dim: int) -> None:
         self.conn = conn  # the write block's connection, inside its transaction
+        self.tables = tables  # the live tables, or a rebuild's new ones
         self.dim = dim
 
     def add(self, docs: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
         from psycopg.types.json import Jsonb
 
-        t, conn = self.store.tables, self.conn
+        t, conn = self.tables, self.conn
         vectors = checked_vectors(docs, chunks, vectors, self.dim)
         by_id = {d.id: d for d in docs}
         with conn.cursor() as cur:
@@ -121,7 +124,7 @@ class _Writer:
                     )
 
     def delete(self, doc_id: str) -> int:
-        t, conn = self.store.tables, self.conn
+        t, conn = self.tables, self.conn
         n = conn.execute(f"SELECT count(*) FROM {t['chunks']} WHERE doc_id = %s", (doc_id,))
         chunks = int(n.fetchone()[0])
         cur = conn.execute(f"DELETE FROM {t['documents']} WHERE id = %s", (doc_id,))
@@ -148,9 +151,13 @@ class PgVectorStore(DocumentRows):
         write_timeout: float = 30.0,
         pool_size: int = 4,
         ef_search: int = EF_SEARCH,
+        build_memory: str = BUILD_MEMORY,
     ) -> None:
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", prefix):
             raise ValueError(f"table prefix {prefix!r}: lower-case letters, digits and _ only")
+        if not re.fullmatch(r"[1-9][0-9]{0,6}(kB|MB|GB)", build_memory):
+            raise ValueError(f"build memory {build_memory!r}: a size such as 512MB or 2GB")
+        self.build_memory = build_memory
         self.url = url
         self.write_timeout = write_timeout
         #: HNSW candidate list of a search (raised to k when k is larger): recall against speed
@@ -195,7 +202,7 @@ class PgVectorStore(DocumentRows):
             if "format_version" not in meta:
                 if not create or config is None:
                     raise IndexError_(f"no index in {_redact(self.url)} (run `qa index` first)")
-                self._create_tables(conn, config.dimension)
+                self._create_tables(conn, config.dimension, self.tables)
                 self._write_meta(conn, {"format_version": FORMAT_VERSION, "generation": 0})
                 self._write_meta(conn, config.to_dict() | {"created": _new_identity()})
                 return config
@@ -206,8 +213,7 @@ class PgVectorStore(DocumentRows):
             )
         return StoreConfig.from_dict(meta)
 
-    def _create_tables(self, conn: Any, dim: int) -> None:
-        t = self.tables
+    def _create_tables(self, conn: Any, dim: int, t: dict[str, str]) -> None:
         conn.execute(
             f"""
             CREATE TABLE IF NOT EXISTS {t['documents']} (
@@ -224,17 +230,41 @@ class PgVectorStore(DocumentRows):
                 text text NOT NULL, source text, date text,
                 embedding vector({int(dim)}) NOT NULL)"""
         )
-        self._create_indexes(conn)
-
-    def _create_indexes(self, conn: Any) -> None:
-        c = self.tables["chunks"]
-        conn.execute(
-            f"CREATE INDEX IF NOT EXISTS {c}_hnsw ON {c} USING hnsw (embedding vector_cosine_ops) "
-            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
-        )
+        # the b-tree indexes; the HNSW graph comes with the first write (``_index_vectors``)
+        c = t["chunks"]
         conn.execute(f"CREATE INDEX IF NOT EXISTS {c}_doc ON {c} (doc_id)")
         conn.execute(f"CREATE INDEX IF NOT EXISTS {c}_source ON {c} (lower(source))")
         conn.execute(f"CREATE INDEX IF NOT EXISTS {c}_date ON {c} (date)")
+
+    def _index_vectors(self, conn: Any, c: str) -> None:
+        """Build the HNSW graph of chunk table ``c`` if it has none: at the end of the first
+        write, or of a rebuild. One ``CREATE INDEX`` over the loaded rows builds the graph in
+        memory, in bulk, where inserting rows into an existing graph one by one is an order of
+        magnitude slower (bench/scale.py). It blocks other writers only; searches meanwhile read
+        the last committed rows. Later writes add to the graph."""
+        if conn.execute("SELECT to_regclass(%s)", (f"{c}_hnsw",)).fetchone()[0] is not None:
+            return
+        conn.execute(f"SET LOCAL maintenance_work_mem = '{self.build_memory}'")
+        conn.execute(
+            f"CREATE INDEX {c}_hnsw ON {c} USING hnsw (embedding vector_cosine_ops) "
+            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
+        )
+
+    def _swap(self, conn: Any, new: dict[str, str]) -> None:
+        """Replace the live tables with a rebuild's ``new`` ones, renaming their indexes and id
+        sequence to the live names (the next rebuild reuses the ``new`` names)."""
+        t = self.tables
+        conn.execute(f"DROP TABLE {t['chunks']}, {t['documents']}")
+        for n in ("documents", "chunks"):
+            for (index,) in conn.execute(
+                "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE i.indrelid = %s::regclass",
+                (new[n],),
+            ).fetchall():
+                conn.execute(f"ALTER INDEX {index} RENAME TO {index.replace(new[n], t[n], 1)}")
+            conn.execute(f"ALTER TABLE {new[n]} RENAME TO {t[n]}")
+        sequence = conn.execute("SELECT pg_get_serial_sequence(%s, 'id')", (t["chunks"],))
+        conn.execute(f"ALTER SEQUENCE {sequence.fetchone()[0]} RENAME TO {t['chunks']}_id_seq")
 
     def _meta(self, conn: Any) -> dict[str, Any]:
         return dict(conn.execute(f"SELECT key, value FROM {self.tables['meta']}").fetchall())
@@ -276,20 +306,21 @@ class PgVectorStore(DocumentRows):
                     " nothing was written, try again"
                 ) from None
             conn.execute("SET LOCAL lock_timeout = 0")
-            dim = self.dim
-            if rebuild is not None:
-                conn.execute(f"DELETE FROM {t['chunks']}")
-                conn.execute(f"DELETE FROM {t['documents']}")
-                if rebuild.dimension != self.dim:
-                    conn.execute(f"DROP INDEX IF EXISTS {t['chunks']}_hnsw")
-                    conn.execute(
-                        f"ALTER TABLE {t['chunks']} ALTER COLUMN embedding "
-                        f"TYPE vector({int(rebuild.dimension)})"
-                    )
-                    self._create_indexes(conn)
+            if rebuild is None:
+                yield _Writer(conn, t, self.dim)
+                self._index_vectors(conn, t["chunks"])
+            else:
+                # New tables, loaded and indexed out of sight, then swapped for the old ones at
+                # commit: searches read the old contents meanwhile, and the new graph is built in
+                # bulk rather than grown among the old rows' dead entries.
+                new = {n: f"{t[n]}_next" for n in ("documents", "chunks")}
+                for name in (new["chunks"], new["documents"]):
+                    conn.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
+                self._create_tables(conn, rebuild.dimension, new)
+                yield _Writer(conn, new, rebuild.dimension)
+                self._index_vectors(conn, new["chunks"])
+                self._swap(conn, new)
                 self._write_meta(conn, rebuild.to_dict() | {"created": _new_identity()})
-                dim = rebuild.dimension
-            yield _Writer(self, conn, dim)
             self._write_meta(conn, {"generation": int(row[0]) + 1})
         if rebuild is not None:
             with self._lock:

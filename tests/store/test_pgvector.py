@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from store.helpers import CONFIG, add, make_doc, vectors_for
 
@@ -94,3 +95,66 @@ def test_a_replica_saves_its_bm25_index_in_an_index_dir_it_has_not_made_yet(
     again = Retriever(store, None, lexical_dir=replica)  # type: ignore[arg-type]
     again.sync()
     assert again.lexical.source == "loaded"
+
+
+def _indexes(store: PgVectorStore) -> dict[str, str]:
+    with store._pool.connection() as conn:
+        rows = conn.execute(
+            "SELECT indexname, tablename FROM pg_indexes WHERE tablename LIKE %s",
+            (store.tables["chunks"].replace("_", r"\_") + "%",),
+        ).fetchall()
+    return dict(rows)
+
+
+def _plan(store: PgVectorStore, vector: object) -> str:
+    c = store.tables["chunks"]
+    with store._pool.connection() as conn, conn.transaction():
+        conn.execute("SET LOCAL enable_seqscan = off")  # a tiny table: make the choice visible
+        rows = conn.execute(
+            f"EXPLAIN SELECT id FROM {c} ORDER BY embedding <=> %s LIMIT 3", (vector,)
+        ).fetchall()
+    return "\n".join(r[0] for r in rows)
+
+
+def test_the_hnsw_graph_is_built_once_over_the_first_write_and_again_by_each_rebuild(
+    store: PgVectorStore,
+):
+    """The graph is built in bulk (CREATE INDEX over loaded rows), not grown row by row; a
+    rebuild loads new tables and swaps them in under the live names, so a second rebuild (and
+    the one after it) finds every name free again."""
+    c = store.tables["chunks"]
+    assert f"{c}_hnsw" not in _indexes(store)  # an empty store has no graph yet
+    a = add(store, "a")
+    expected = {f"{c}_pkey", f"{c}_hnsw", f"{c}_doc", f"{c}_source", f"{c}_date"}
+    assert set(_indexes(store)) == expected
+    assert f"{c}_hnsw" in _plan(store, vectors_for(a)[0])
+    wider = CONFIG.__class__(**(CONFIG.to_dict() | {"dimension": 16}))
+    for round_, config in enumerate([CONFIG, wider, CONFIG]):
+        dim = config.dimension
+        with store.rebuilding(config) as w:
+            doc, chunks = make_doc(f"r{round_}", 2)
+            vectors = np.zeros((2, dim), np.float32)
+            vectors[:, :8] = vectors_for(chunks)
+            w.add([doc], chunks, vectors)
+        assert set(_indexes(store)) == expected, round_
+        assert {t for t in _indexes(store).values()} == {c}
+        assert store.count() == (1, 2) and store.dim == dim
+        assert f"{c}_hnsw" in _plan(store, vectors[0])
+        hits = store.search(vectors[0], 2)
+        assert store.get_chunks([hits[0].chunk_id])[hits[0].chunk_id] == chunks[0]
+    add(store, "after")  # the swapped tables take writes: the id sequence came along
+    assert store.count() == (2, 5)
+    with store._pool.connection() as conn:
+        leftovers = conn.execute(
+            "SELECT relname FROM pg_class WHERE relname LIKE %s", (f"{c}\\_next%",)
+        ).fetchall()
+    assert leftovers == []
+
+
+def test_a_build_memory_that_is_not_a_size_is_refused_before_anything_is_written(
+    postgres_url: str,
+):
+    for bad in ("1 GB; DROP TABLE x", "lots", "0MB", "2TB"):
+        with pytest.raises(ValueError, match="build memory"):
+            PgVectorStore(postgres_url, CONFIG, create=True, prefix="never_", build_memory=bad)
+    assert not PgVectorStore.exists(postgres_url, prefix="never_")
