@@ -6,9 +6,13 @@
 The graph takes ``input_ids``, ``attention_mask`` and ``token_type_ids`` and returns the
 sentence-transformers embedding itself (mean pooling over real tokens, then L2 normalization), so
 run time needs onnxruntime and the tokenizer, not torch. int8 is dynamic quantisation with one
-scale per output channel, as for the reader (qa/train/export.py). ``export.json`` records the
-source model's fingerprint: ``qa.embed`` uses the artifact only for that model. A build tool,
-never imported at run time (it needs torch and onnx).
+scale per output channel, as for the reader (qa/train/export.py). The graph is not fused into
+onnxruntime's BERT kernels, and layer normalization is written out as plain operators: onnxruntime's
+layer-norm kernels take several times as long as the same arithmetic in plain operators, and an
+index build, two texts at a time on two cores, ran markedly faster on this graph than on the fused
+one (``bench/encoder_ops.py``, ``bench/index.py``).
+``export.json`` records the source model's fingerprint: ``qa.embed`` uses the artifact only for
+that model. A build tool, never imported at run time (it needs torch and onnx).
 """
 
 from __future__ import annotations
@@ -28,7 +32,6 @@ def export(
     out: str | Path = EMBEDDER_DIR,
     *,
     variant: str = "onnx-int8",
-    fuse: bool = True,
 ) -> Path:
     import onnxruntime
     import torch
@@ -38,8 +41,6 @@ def export(
         raise ValueError(f"variant must be one of {sorted(ONNX_VARIANTS)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    # eager attention exports the plain MatMul/Softmax pattern that onnxruntime's BERT fusion
-    # recognises (sdpa's masking graph is not)
     model = AutoModel.from_pretrained(
         str(model_dir), dtype=torch.float32, attn_implementation="eager"
     ).eval()
@@ -47,23 +48,13 @@ def export(
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "fp32.onnx"
         _export_onnx(_pooled(model), fp32)
-        if fuse:
-            _fuse(fp32, model.config)
+        _plain_layer_norms(fp32)
         if variant == "onnx":
             shutil.copyfile(fp32, target)
         else:
-            import onnx
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            quantize_dynamic(
-                str(fp32),
-                str(target),
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                # the fused kernels are onnxruntime's own ops, which onnx's shape inference
-                # cannot type; their weights are float
-                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
-            )
+            quantize_dynamic(str(fp32), str(target), weight_type=QuantType.QInt8, per_channel=True)
     manifest_path = out / EXPORT_MANIFEST
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     manifest[variant] = {
@@ -96,19 +87,43 @@ def _pooled(model: Any) -> Any:
     return Pooled().eval()
 
 
-def _fuse(path: Path, config: Any) -> None:
-    """Fuse attention, LayerNorm and GELU into onnxruntime's BERT kernels before quantising, so
-    int8 quantisation sees (and quantises) the fused attention too."""
-    from onnxruntime.transformers.optimizer import optimize_model
+def _plain_layer_norms(path: Path) -> None:
+    """Rewrite every LayerNormalization as mean, variance and scale in plain operators (which
+    onnxruntime's optimizer leaves as they are: it fuses the ``Pow`` form, not ``Mul``)."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
 
-    fused = optimize_model(
-        str(path),
-        model_type="bert",
-        num_heads=int(config.num_attention_heads),
-        hidden_size=int(config.hidden_size),
-        opt_level=0,
-    )
-    fused.save_model_to_file(str(path))
+    model = onnx.load(str(path))
+    graph = model.graph
+    nodes = []
+    for n, node in enumerate(graph.node):
+        if node.op_type != "LayerNormalization":
+            nodes.append(node)
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        if attrs.get("axis", -1) != -1 or len(node.output) > 1:
+            raise ValueError(f"{node.name}: only last-axis layer norms with one output")
+        x, scale, bias = node.input
+        p = f"plain_ln{n}_"
+        graph.initializer.append(
+            numpy_helper.from_array(np.array(attrs.get("epsilon", 1e-5), np.float32), p + "eps")
+        )
+        nodes += [
+            helper.make_node("ReduceMean", [x], [p + "mean"], axes=[-1]),
+            helper.make_node("Sub", [x, p + "mean"], [p + "dev"]),
+            helper.make_node("Mul", [p + "dev", p + "dev"], [p + "sq"]),
+            helper.make_node("ReduceMean", [p + "sq"], [p + "var"], axes=[-1]),
+            helper.make_node("Add", [p + "var", p + "eps"], [p + "var_eps"]),
+            helper.make_node("Sqrt", [p + "var_eps"], [p + "std"]),
+            helper.make_node("Div", [p + "dev", p + "std"], [p + "norm"]),
+            helper.make_node("Mul", [p + "norm", scale], [p + "scaled"]),
+            helper.make_node("Add", [p + "scaled", bias], [node.output[0]]),
+        ]
+    del graph.node[:]
+    graph.node.extend(nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
 
 
 def _export_onnx(module: Any, path: Path) -> None:
@@ -138,9 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default=default_embed_model(), help="source model directory")
     ap.add_argument("--out", type=Path, default=EMBEDDER_DIR)
     ap.add_argument("--variant", choices=sorted(ONNX_VARIANTS), default="onnx-int8")
-    ap.add_argument("--no-fuse", action="store_true", help="skip the BERT kernel fusion")
     args = ap.parse_args(argv)
-    print(export(args.model, args.out, variant=args.variant, fuse=not args.no_fuse))
+    print(export(args.model, args.out, variant=args.variant))
     return 0
 
 
