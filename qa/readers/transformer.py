@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,9 @@ class TransformerReader:
         self._lock = threading.Lock()
         self._ready = False
         self._tokenizer: PairTokenizer | None = None
-        self._session: Any = None  # onnxruntime session
+        self._session: Any = None  # onnxruntime session, one core per run
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
         self._torch_model: Any = None
         self._input_names: list[str] = []
         self._confidence: ConfidenceModel | None = None
@@ -174,10 +177,8 @@ class TransformerReader:
                 self._tokenizer = self._load_tokenizer(d if has_json else None)
                 opts = ort.SessionOptions()
                 opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-                # ``qa serve`` splits the cores between workers; and idle threads must not spin:
-                # spinning workers steal the cores the others compute on
-                opts.intra_op_num_threads = cores.budget()
-                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                # one thread per run: windows run side by side instead (``_forward_alone``)
+                opts.intra_op_num_threads = opts.inter_op_num_threads = 1
                 self._session = ort.InferenceSession(
                     str(d / ONNX_NAME), opts, providers=["CPUExecutionProvider"]
                 )
@@ -332,17 +333,18 @@ class TransformerReader:
         )
 
     def _forward(self, windows: Windows) -> tuple[np.ndarray, np.ndarray]:
-        """Start/end logits of every window, padded to the encoding's width.
-
-        A passage's last window is often short (the overflow past 256 word pieces), and padding it
-        to the batch's longest wastes a third of the work; so windows run in batches of similar
-        length (buckets of BUCKET tokens), each cut to its longest real window."""
+        """Start/end logits of every window, padded to the encoding's width."""
         n, width = windows.input_ids.shape
         lengths = windows.attention_mask.sum(axis=1)
         starts = np.full((n, width), -1e4, dtype=np.float32)
         ends = np.full((n, width), -1e4, dtype=np.float32)
         given = windows.arrays()
         arrays = {name: given[name] for name in self._input_names}
+        if self._session is not None:
+            self._forward_alone(arrays, lengths, starts, ends)
+            return starts, ends
+        # torch: windows of similar length (buckets of BUCKET tokens) run as one batch, each
+        # batch cut to its longest real window, so short overflow windows are not padded out
         buckets: dict[int, list[int]] = {}
         for w, length in enumerate(lengths):
             buckets.setdefault(-(-int(length) // BUCKET), []).append(w)
@@ -356,10 +358,41 @@ class TransformerReader:
                 ends[sel, :cut] = e
         return starts, ends
 
-    def _run(self, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        if self._session is not None:
+    def _forward_alone(
+        self,
+        arrays: dict[str, np.ndarray],
+        lengths: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+    ) -> None:
+        """The int8 graph runs every window alone: dynamic quantisation scales each activation
+        tensor by its own range, so in a batch a window's logits would depend on the windows
+        (the passages) read beside it, and on their padding. Windows run side by side, one per
+        core of this process's share (``qa.cores``), longest first; on a CPU that is also faster
+        than one padded batch spread over the same cores."""
+
+        def run(w: int) -> None:
+            cut = int(lengths[w])
+            feed = {name: arr[w : w + 1, :cut] for name, arr in arrays.items()}
             s, e = self._session.run(["start_logits", "end_logits"], feed)
-            return np.asarray(s), np.asarray(e)
+            starts[w, :cut], ends[w, :cut] = s[0], e[0]
+
+        order = [int(w) for w in np.argsort(-lengths, kind="stable")]
+        threads = min(cores.budget(), len(order))
+        if threads > 1:
+            list(self._executor(cores.budget()).map(run, order))
+        else:
+            for w in order:
+                run(w)
+
+    def _executor(self, threads: int) -> ThreadPoolExecutor:
+        """Created on first use, in the process that uses it (``qa serve`` forks workers)."""
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(threads, thread_name_prefix="qa-read")
+            return self._pool
+
+    def _run(self, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         import torch
 
         with torch.inference_mode():

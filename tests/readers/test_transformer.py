@@ -4,6 +4,7 @@ trained reader on a seeds passage."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +144,24 @@ def test_shipped_reader_answers_a_seeds_question() -> None:
     assert text[best.start : best.end] == "Alan Alborov"
     assert best.score >= reader.default_threshold > 0.0
     assert out.no_answer == pytest.approx(1.0 - best.score)
+
+
+@pytest.mark.skipif(not (SHIPPED_READER / "model.onnx").exists(), reason="no shipped reader")
+def test_the_shipped_reader_reads_a_passage_the_same_beside_any_other() -> None:
+    """The int8 graph quantises each run's activations by their own range: run in one batch,
+    a passage's logits moved with the passages read beside it. Each window runs alone."""
+    long, short = passages()
+    reader = TransformerReader(SHIPPED_READER)
+
+    def logits(ps: list[Passage]) -> dict[tuple[int, int], float]:
+        out = reader.read("Who swore fealty?", ps, top_n=100)
+        return {(s.start, s.end): s.features["span_logit_raw"] for s in out.spans
+                if s.doc_id == "b"}
+
+    # a passage of about the same length: one batch, when windows ran in batches of a length
+    other = replace(short, doc_id="c", text="Charles the Simple gave Rollo the lands of Rouen.")
+    alone = logits([short])
+    assert alone and logits([short, other]) == alone == logits([other, long, short])
 
 
 def test_one_meaning_is_one_scored_answer(tiny_model: Path) -> None:
