@@ -260,7 +260,18 @@ class FaissSqliteStore(DocumentRows):
 
     @classmethod
     def exists(cls, directory: Path) -> bool:
-        return (Path(directory) / DB_NAME).exists()
+        """A database whose configuration was written: a first ``qa index`` killed between
+        creating the file and committing its configuration leaves a database that is not an
+        index yet (opening it needs a configuration, as creating one does)."""
+        db = Path(directory) / DB_NAME
+        if not db.exists():
+            return False
+        try:
+            with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn:
+                row = conn.execute("SELECT 1 FROM meta WHERE key = 'format_version'").fetchone()
+        except sqlite3.Error:  # no meta table yet, or not a database: not an index
+            return False
+        return row is not None
 
     # -- opening -------------------------------------------------------------------------------
 

@@ -44,6 +44,25 @@ def test_other_format_version_is_refused(path: Path):
         FaissSqliteStore(path)
 
 
+def test_a_database_killed_before_its_configuration_was_committed_is_not_an_index(path: Path):
+    """A first `qa index` killed between creating the database and committing its configuration
+    (bench/crash_drill.py found it): the folder must read as "no index yet", so that the next
+    `qa index` or `qa serve` creates the index, not as an index that then cannot be opened."""
+    import sqlite3
+
+    FaissSqliteStore(path, CONFIG, create=True).close()
+    with sqlite3.connect(path / "store.sqlite3") as conn:
+        conn.execute("DELETE FROM meta")
+    assert not FaissSqliteStore.exists(path)
+    store = FaissSqliteStore(path, CONFIG, create=True)
+    add(store, "a")
+    store.close()
+    assert FaissSqliteStore.exists(path)
+    assert FaissSqliteStore(path).count() == (1, 3)
+    (path / "store.sqlite3").write_bytes(b"not a database")
+    assert not FaissSqliteStore.exists(path)
+
+
 def test_damaged_or_stale_faiss_file_is_rebuilt_from_sqlite(path: Path):
     s = FaissSqliteStore(path, CONFIG, create=True)
     a = add(s, "a")
