@@ -85,6 +85,15 @@ class DocumentRows:
             config.dimension,
             config.model_fingerprint,
         ):
+            if (stored.model, stored.dimension) == (config.model, config.dimension):
+                # the same name, other vectors: other weights, another backend (QA_EMBED_BACKEND)
+                # or a new build of the shipped ONNX encoder
+                raise ModelMismatch(
+                    f"{self._where()} was built with another encoder of embedding model "
+                    f"{stored.model!r} ({stored.model_fingerprint}) than this one makes "
+                    f"({config.model_fingerprint}): its vectors do not compare; rebuild it with "
+                    "`qa index --rebuild`"
+                )
             raise ModelMismatch(
                 f"{self._where()} was built with embedding model {stored.model!r} (dimension "
                 f"{stored.dimension}), but settings name {config.model!r} (dimension "

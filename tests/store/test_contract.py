@@ -135,7 +135,7 @@ def test_a_write_block_commits_whole_or_not_at_all(open_new):
 def test_other_model_is_refused(open_new):
     store = open_new(CONFIG)
     add(store, "a")
-    with pytest.raises(ModelMismatch, match="test-model"):
+    with pytest.raises(ModelMismatch, match=r"another encoder of .*'test-model' \(fp-1\).*fp-2"):
         store.check(CONFIG.__class__(**(CONFIG.to_dict() | {"model_fingerprint": "fp-2"})))
     with pytest.raises(ModelMismatch):
         open_new(CONFIG.__class__(**(CONFIG.to_dict() | {"dimension": DIM * 2})))
