@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 _shared: int | None = None
 
@@ -47,3 +49,20 @@ def apply_to_torch() -> None:
     torch = sys.modules.get("torch")
     if torch is not None and _shared is not None and not os.environ.get("OMP_NUM_THREADS"):
         torch.set_num_threads(_shared)
+
+
+class LazyPool:
+    """A thread pool made on first use, in the process that uses it: ``qa serve`` loads the models
+    and then forks its workers, and threads started before the fork do not exist after it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def get(self, threads: int) -> ThreadPoolExecutor:
+        """The pool, made with ``threads`` threads if this is the first use."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(threads, thread_name_prefix=self.name)
+            return self._pool

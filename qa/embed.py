@@ -18,7 +18,6 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -179,8 +178,7 @@ class OnnxEncoder:
         )
         self._token_types = "token_type_ids" in {i.name for i in self._session.get_inputs()}
         self.dimension = int(self._session.get_outputs()[0].shape[-1])
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        self._pool = cores.LazyPool("qa-embed")
 
     def count_tokens(self, texts: list[str]) -> list[int]:
         return [len(e.ids) for e in self._counter.encode_batch(texts, add_special_tokens=False)]
@@ -197,7 +195,8 @@ class OnnxEncoder:
         # while another works through the longest texts.
         order = sorted(range(len(texts)), key=lambda r: -len(encodings[r].ids))
         rows = iter(order)  # next() on a list iterator is atomic under the GIL
-        done = [self._executor().submit(self._run, encodings, out, rows) for _ in range(workers)]
+        pool = self._pool.get(self.threads)
+        done = [pool.submit(self._run, encodings, out, rows) for _ in range(workers)]
         for future in done:
             future.result()
         return out
@@ -209,13 +208,6 @@ class OnnxEncoder:
             if self._token_types:
                 feed["token_type_ids"] = np.zeros_like(ids)
             out[r] = self._session.run(None, feed)[0][0]
-
-    def _executor(self) -> ThreadPoolExecutor:
-        """Created on first use, in the process that uses it (``qa serve`` forks workers)."""
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="qa-embed")
-            return self._pool
 
 
 class Embedder:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 import re
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -124,8 +123,7 @@ class TransformerReader:
         self._ready = False
         self._tokenizer: PairTokenizer | None = None
         self._session: Any = None  # onnxruntime session, one core per run
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        self._pool = cores.LazyPool("qa-read")
         self._torch_model: Any = None
         self._input_names: list[str] = []
         self._confidence: ConfidenceModel | None = None
@@ -380,17 +378,10 @@ class TransformerReader:
         order = [int(w) for w in np.argsort(-lengths, kind="stable")]
         threads = min(cores.budget(), len(order))
         if threads > 1:
-            list(self._executor(cores.budget()).map(run, order))
+            list(self._pool.get(cores.budget()).map(run, order))
         else:
             for w in order:
                 run(w)
-
-    def _executor(self, threads: int) -> ThreadPoolExecutor:
-        """Created on first use, in the process that uses it (``qa serve`` forks workers)."""
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(threads, thread_name_prefix="qa-read")
-            return self._pool
 
     def _run(self, feed: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         import torch

@@ -346,8 +346,8 @@ class PgVectorStore(DocumentRows):
         generation = self.generation()
         if generation == self._seen_generation:
             return False
-        meta = self._rows(f"SELECT key, value FROM {self.tables['meta']}")
-        config = StoreConfig.from_dict(dict(meta))
+        with self._pool.connection() as conn:
+            config = StoreConfig.from_dict(self._meta(conn))
         with self._lock:
             self.config, self.dim = config, config.dimension
             self._seen_generation = generation
