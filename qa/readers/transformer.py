@@ -192,7 +192,7 @@ class TransformerReader:
                     raise ValueError(f"cannot load reader model {self.model_ref!r}: {exc}") from exc
                 cores.apply_to_torch()
                 self._torch_model = model.to(torch.device(self.device)).eval()
-                self._input_names = ["input_ids", "attention_mask", "token_type_ids"]
+                self._input_names = model_inputs(model)
             _ = self.confidence
             self._ready = True
 
@@ -447,3 +447,14 @@ class TransformerReader:
                 }
             )
         return out
+
+
+def model_inputs(model: Any) -> list[str]:
+    """The window arrays a transformers QA model takes: encoders without segment embeddings
+    (MPNet, RoBERTa) have no ``token_type_ids`` argument, and MPNet's third positional argument
+    is ``position_ids``, so inputs always go by name."""
+    import inspect
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    accepted = inspect.signature(model.forward).parameters
+    return [n for n in names if n in accepted]

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from qa.readers.transformer import ONNX_NAME
+from qa.readers.transformer import ONNX_NAME, model_inputs
 
 
 def export(model_dir: str | Path, out: str | Path, *, fmt: str = "onnx-int8") -> Path:
@@ -50,16 +50,31 @@ def export(model_dir: str | Path, out: str | Path, *, fmt: str = "onnx-int8") ->
 def _export_onnx(model: Any, path: Path) -> None:
     import torch
 
-    ids = torch.ones((2, 32), dtype=torch.long)
-    names = ["input_ids", "attention_mask", "token_type_ids"]
+    names = model_inputs(model)
+
+    class ByName(torch.nn.Module):
+        """Positional inputs for the exporter, passed on by name: MPNet's third positional
+        argument is ``position_ids``, not ``token_type_ids``."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, *arrays: Any) -> Any:
+            out = self.model(**dict(zip(names, arrays, strict=True)))
+            return out.start_logits, out.end_logits
+
+    ids = torch.full((2, 32), 5, dtype=torch.long)
+    example = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    example["token_type_ids"] = torch.zeros_like(ids)
     axes = {n: {0: "batch", 1: "sequence"} for n in names}
     axes.update(
         {"start_logits": {0: "batch", 1: "sequence"}, "end_logits": {0: "batch", 1: "sequence"}}
     )
     with torch.inference_mode():
         torch.onnx.export(
-            model,
-            (ids, ids, torch.zeros_like(ids)),
+            ByName(),
+            tuple(example[n] for n in names),
             str(path),
             input_names=names,
             output_names=["start_logits", "end_logits"],

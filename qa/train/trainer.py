@@ -8,6 +8,7 @@ step against padding every window to ``max_length`` on CPU.
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import math
@@ -59,7 +60,9 @@ def batch_order(lengths: list[int], batch_size: int, seed: int, epoch: int) -> l
     return batches
 
 
-def collate(windows: list[Window], pad_id: int) -> dict[str, Any]:
+def collate(windows: list[Window], pad_id: int, *, token_types: bool = True) -> dict[str, Any]:
+    """``token_types=False`` for encoders without segment embeddings (MPNet, RoBERTa), whose
+    ``forward`` does not take ``token_type_ids``."""
     import torch
 
     width = max(len(w.input_ids) for w in windows)
@@ -71,13 +74,19 @@ def collate(windows: list[Window], pad_id: int) -> dict[str, Any]:
         ids[r, :n] = torch.tensor(w.input_ids)
         types[r, :n] = torch.tensor(w.token_type_ids)
         mask[r, :n] = 1
-    return {
+    batch = {
         "input_ids": ids,
-        "token_type_ids": types,
         "attention_mask": mask,
         "start_positions": torch.tensor([w.start for w in windows]),
         "end_positions": torch.tensor([w.end for w in windows]),
     }
+    if token_types:
+        batch["token_type_ids"] = types
+    return batch
+
+
+def takes_token_types(model: Any) -> bool:
+    return "token_type_ids" in inspect.signature(model.forward).parameters
 
 
 def train(cfg: TrainConfig, windows: list[Window], *, resume: bool = False) -> Path:
@@ -96,6 +105,7 @@ def train(cfg: TrainConfig, windows: list[Window], *, resume: bool = False) -> P
     tokenizer = AutoTokenizer.from_pretrained(cfg.base_model)
     model = AutoModelForQuestionAnswering.from_pretrained(cfg.base_model)
     pad_id = tokenizer.pad_token_id or 0
+    token_types = takes_token_types(model)
 
     steps_per_epoch = math.ceil(len(windows) / cfg.batch_size)
     total = math.ceil(steps_per_epoch * cfg.epochs)
@@ -140,7 +150,9 @@ def train(cfg: TrainConfig, windows: list[Window], *, resume: bool = False) -> P
             if step >= total:
                 break
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                loss = model(**collate([windows[i] for i in b], pad_id)).loss
+                loss = model(
+                    **collate([windows[i] for i in b], pad_id, token_types=token_types)
+                ).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optim.step()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import SEEDS, save_tiny_bert
+from support import SEEDS, save_tiny_bert, save_tiny_mpnet
 
 from qa.readers.base import Reader
 from qa.readers.transformer import TransformerReader, tidy_span, whole_words
@@ -67,12 +67,28 @@ def test_tiny_model_spans_are_verbatim_with_document_offsets(tiny_model: Path) -
     assert TransformerReader(tiny_model, threshold=0.2).default_threshold == 0.2
 
 
-def test_tiny_model_through_onnx_matches_torch(tiny_model: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def tiny_mpnet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_mpnet(tmp_path_factory.mktemp("tiny-mpnet"), qa_head=True)
+
+
+@pytest.mark.parametrize("shape", ["bert", "mpnet"])
+def test_tiny_model_through_onnx_matches_torch(
+    shape: str, tiny_model: Path, tiny_mpnet: Path, tmp_path: Path
+) -> None:
+    """MPNet (all-mpnet-base-v2's shape) has no segment ids and takes ``position_ids`` third:
+    the export passes inputs by name and the graph asks for what the model takes."""
+    import onnx
+
     from qa.train.export import export
 
-    onnx_dir = export(tiny_model, tmp_path / "onnx", fmt="onnx")
+    model = tiny_model if shape == "bert" else tiny_mpnet
+    onnx_dir = export(model, tmp_path / "onnx", fmt="onnx")
+    inputs = {i.name for i in onnx.load(str(onnx_dir / "model.onnx")).graph.input}
+    expected = {"input_ids", "attention_mask"} | ({"token_type_ids"} if shape == "bert" else set())
+    assert inputs == expected
     question = "Who was the leader of the Normans?"
-    torch_out = TransformerReader(tiny_model).read(question, passages(), top_n=3)
+    torch_out = TransformerReader(model).read(question, passages(), top_n=3)
     onnx_out = TransformerReader(onnx_dir).read(question, passages(), top_n=3)
     assert [(s.doc_id, s.start, s.end) for s in onnx_out.spans] == [
         (s.doc_id, s.start, s.end) for s in torch_out.spans

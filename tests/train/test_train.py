@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import save_tiny_bert
+from support import save_tiny_bert, save_tiny_mpnet
 
 from qa.eval.metrics import exact_match, normalize_answer
 from qa.eval.metrics import f1_score as f1
@@ -193,6 +193,25 @@ def test_train_smoke_resumes_exactly_and_answers(
     reader = TransformerReader(final)
     out = reader.read("Who ruled Normandy first?", [_passage()])
     assert out.spans and out.spans[0].text == CONTEXT[out.spans[0].start : out.spans[0].end]
+
+
+def test_train_an_encoder_without_segment_ids(
+    squad_files: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """all-mpnet-base-v2's shape: no ``token_type_ids`` in its ``forward``, RoBERTa-style pairs.
+    It trains, and its reader answers verbatim, by torch and through the int8 export."""
+    from qa.train.export import export
+
+    base = save_tiny_mpnet(tmp_path / "base", qa_head=False)
+    data, no_answer = squad_files
+    args = ["--data", str(data), "--no-answer", str(no_answer), "--base-model", str(base)]
+    args += ["--held-out", "2", "--batch", "4", "--seq-len", "64", "--stride", "16"]
+    args += ["--max-steps", "2", "--lr", "1e-3", "--out", str(tmp_path / "run")]
+    assert main(["train-reader", *args]) == 0
+    final = tmp_path / "run" / "final"
+    for reader in (TransformerReader(final), TransformerReader(export(final, tmp_path / "int8"))):
+        out = reader.read("Who ruled Normandy first?", [_passage()])
+        assert out.spans and out.spans[0].text == CONTEXT[out.spans[0].start : out.spans[0].end]
 
 
 def _passage():  # type: ignore[no-untyped-def]
