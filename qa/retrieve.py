@@ -1,8 +1,11 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25 via bm25s), fused by reciprocal rank.
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25 via bm25s), fused into one ranking.
 
-RRF needs no score normalization, which matters because cosine and BM25 live on unrelated scales:
-dense search finds paraphrases, BM25 finds rare names and numbers that MiniLM blurs, and a chunk
-that both rank high wins.
+Dense search finds paraphrases, BM25 finds rare names and numbers that MiniLM blurs. The default
+fusion is a convex combination of the two lists' min-max normalised scores: unlike reciprocal
+rank fusion it keeps how far ahead a first hit is (a BM25 hit on a rare name that towers over
+the rest of its list is worth more than a narrow win). Min-max puts cosine and BM25 on one
+scale within each question's candidates. RRF (``fusion="rrf"``) stays available; the choice
+and the weight were made on held-out questions (``bench/fusion.py``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ log = logging.getLogger(__name__)
 #: that were deleted are dropped when passages are fetched, and ids are never reused.
 BACKGROUND_REBUILD_CHUNKS = 20_000
 
+FUSIONS = ("convex", "rrf")
+
 
 class Retriever:
     def __init__(
@@ -38,6 +43,8 @@ class Retriever:
         embedder: Embedder,
         candidates: int = 50,
         rrf_k: int = 60,
+        fusion: str = "convex",
+        dense_weight: float = 0.5,
         background_rebuild_chunks: int = BACKGROUND_REBUILD_CHUNKS,
         lexical_dir: Path | None = None,
     ):
@@ -45,6 +52,12 @@ class Retriever:
         self.embedder = embedder
         self.candidates = candidates
         self.rrf_k = rrf_k
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, not {fusion!r}")
+        if not 0.0 <= dense_weight <= 1.0:
+            raise ValueError(f"dense_weight must be between 0 and 1, not {dense_weight}")
+        self.fusion = fusion
+        self.dense_weight = dense_weight
         self.background_rebuild_chunks = background_rebuild_chunks
         #: where BM25 indexes are saved and looked for (the index folder); None: memory only
         self.lexical_dir = lexical_dir
@@ -159,14 +172,8 @@ class Retriever:
     def _fuse(
         self, dense: list[tuple[int, float]], lexical: list[tuple[int, float]], top_k: int
     ) -> list[Passage]:
-        scores: dict[int, dict[str, float]] = {}
-        for name, hits in (("dense", dense), ("bm25", lexical)):
-            for rank, (cid, score) in enumerate(hits, start=1):
-                entry = scores.setdefault(cid, {"rrf": 0.0})
-                entry[name] = score
-                entry[f"{name}_rank"] = float(rank)
-                entry["rrf"] += 1.0 / (self.rrf_k + rank)
-        ranked = sorted(scores.items(), key=lambda kv: (-kv[1]["rrf"], kv[0]))[:top_k]
+        scores = fuse(dense, lexical, self.fusion, self.dense_weight, self.rrf_k)
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1]["fused"], kv[0]))[:top_k]
         chunks = self.store.get_chunks([cid for cid, _ in ranked])
         passages = []
         for rank, (cid, entry) in enumerate(ranked, start=1):
@@ -204,6 +211,32 @@ class Retriever:
         return info
 
 
+def fuse(
+    dense: list[tuple[int, float]],
+    lexical: list[tuple[int, float]],
+    fusion: str = "convex",
+    dense_weight: float = 0.5,
+    rrf_k: int = 60,
+) -> dict[int, dict[str, float]]:
+    """Each candidate chunk's scores, ranks and ``fused`` score from two best-first lists of
+    (chunk id, score). Convex: a chunk absent from a list counts as that list's minimum."""
+    scores: dict[int, dict[str, float]] = {}
+    for name, hits, weight in (("dense", dense, dense_weight), ("bm25", lexical, 1 - dense_weight)):
+        if not hits:
+            continue
+        lo = min(score for _, score in hits)
+        span = max(score for _, score in hits) - lo
+        for rank, (cid, score) in enumerate(hits, start=1):
+            entry = scores.setdefault(cid, {"fused": 0.0})
+            entry[name] = score
+            entry[f"{name}_rank"] = float(rank)
+            if fusion == "rrf":
+                entry["fused"] += 1.0 / (rrf_k + rank)
+            else:
+                entry["fused"] += weight * ((score - lo) / span if span > 0 else 1.0)
+    return scores
+
+
 _threads = threading.local()
 
 
@@ -229,7 +262,7 @@ def _passage(chunk: Chunk, info: DocumentInfo, entry: dict[str, float], rank: in
         date=info.date,
         url=info.url,
         path=info.path,
-        score=entry["rrf"],
+        score=entry["fused"],
         rank=rank,
         scores=dict(entry),
     )

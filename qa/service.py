@@ -102,6 +102,8 @@ class QAService:
                     self.embedder,
                     self.settings.candidates,
                     self.settings.rrf_k,
+                    fusion=self.settings.fusion,
+                    dense_weight=self.settings.dense_weight,
                     lexical_dir=self.settings.index_dir,
                 )
             return self._retriever

@@ -62,6 +62,8 @@ class Settings:
     # retrieval
     top_k: int = 5
     candidates: int = 50  # per retriever, before fusion
+    fusion: str = "convex"  # or "rrf": how the dense and BM25 rankings combine (qa.retrieve)
+    dense_weight: float = 0.5  # convex fusion: the dense list's share, BM25 has the rest
     rrf_k: int = 60
     max_answers: int = 5
     # service limits

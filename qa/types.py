@@ -136,7 +136,8 @@ class Passage(Serializable):
     """A retrieved chunk with its citation fields and the scores that ranked it.
 
     ``scores`` explains the ranking: ``dense`` (cosine), ``bm25``, their 1-based ranks
-    (``dense_rank``/``bm25_rank``, absent when the retriever did not return it) and ``rrf``.
+    (``dense_rank``/``bm25_rank``, absent when the retriever did not return it) and ``fused``,
+    the score they were ranked by (``score``).
     """
 
     doc_id: str

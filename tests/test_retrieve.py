@@ -1,4 +1,4 @@
-"""Hybrid retrieval on the real seeds index: dense + BM25 fused by reciprocal rank."""
+"""Hybrid retrieval on the real seeds index: dense + BM25 fused (convex combination or RRF)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def test_gold_document_ranks_first_with_explained_scores(seeds_service, seeds_te
     assert top.doc_id == CHAIRMAN_DOC and "Alan Alborov" in top.text
     assert [p.rank for p in passages] == [1, 2, 3, 4, 5]
     assert passages == sorted(passages, key=lambda p: -p.score)
-    assert {"rrf", "dense", "dense_rank"} <= set(top.scores)
+    assert {"fused", "dense", "dense_rank"} <= set(top.scores)
+    assert top.score == top.scores["fused"]
     assert "bm25" in top.scores  # "Tskhinvali" and "chairman" are rare words BM25 catches
     for p in passages:
         assert seeds_text[p.doc_id][p.start : p.end] == p.text
@@ -73,6 +74,41 @@ def test_batch_search_matches_single_search(seeds_service):
     for q, passages in zip(queries, batch, strict=True):
         single = seeds_service.search(q, top_k=3)
         assert [p.chunk_id for p in passages] == [p.chunk_id for p in single]
+
+
+def test_fused_scores_follow_the_chosen_fusion(seeds_index_dir, seeds_service):
+    """Convex: each list's min-max normalised score times its weight, so a chunk at the top of
+    both lists scores 1; RRF: the sum of 1/(k + rank) over the lists that returned it."""
+    question = "When was the treaty on alliance and integration signed?"
+    for fusion, weight in (("convex", 0.5), ("convex", 1.0), ("rrf", 0.5)):
+        svc = QAService(
+            Settings(index_dir=seeds_index_dir, fusion=fusion, dense_weight=weight),
+            embedder=seeds_service.embedder,
+        )
+        passages = svc.search(question, top_k=50)
+        assert [p.score for p in passages] == sorted((p.score for p in passages), reverse=True)
+        for p in passages:
+            ranks = [p.scores[f"{n}_rank"] for n in ("dense", "bm25") if f"{n}_rank" in p.scores]
+            if fusion == "rrf":
+                assert p.score == pytest.approx(sum(1 / (60 + r) for r in ranks))
+            else:
+                assert 0.0 <= p.score <= 1.0 + 1e-9
+        if fusion == "convex" and weight == 1.0:  # dense alone decides the order
+            dense = [p.scores["dense"] for p in passages if "dense" in p.scores]
+            assert dense == sorted(dense, reverse=True)
+            assert passages[0].score == pytest.approx(1.0)
+        svc.close()
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [({"fusion": "sum"}, "fusion must be one of"), ({"dense_weight": 1.5}, "between 0 and 1")],
+)
+def test_bad_fusion_settings_are_refused(seeds_index_dir, seeds_service, changes, message):
+    svc = QAService(Settings(index_dir=seeds_index_dir, **changes), embedder=seeds_service.embedder)
+    with pytest.raises(ValueError, match=message):
+        svc.search("treaty")
+    svc.close()
 
 
 @pytest.mark.parametrize(

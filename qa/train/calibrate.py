@@ -143,6 +143,14 @@ def _depth() -> int:
     return Settings().reader_passages
 
 
+def _retrieval() -> dict[str, Any]:
+    """How the passages read were ranked: the rank and dense-score features depend on it."""
+    from qa.settings import Settings
+
+    settings = Settings()
+    return {k: getattr(settings, k) for k in ("fusion", "dense_weight", "rrf_k", "candidates")}
+
+
 def _fit_logistic(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, float, Any, Any]:
     from sklearn.linear_model import LogisticRegression
 
@@ -277,6 +285,7 @@ def calibrate(
         "articles": sorted(split.calibration),
         "cases": {k: sum(1 for case in cases if case.kind == k) for k in KINDS},
         "reader_passages": _depth(),
+        "retrieval": _retrieval(),
         "rows": int(sum(len(case.texts) for case in cases)),
         "target": f"token F1 >= {CORRECT_F1} with a gold answer (never, when the documents do "
         "not answer)",
@@ -307,9 +316,10 @@ def _cached_cases(
             saved["model_sha256"] == fingerprint
             and saved.get("reader_passages") == _depth()
             and saved.get("window") == _window()
+            and saved.get("retrieval") == _retrieval()
         ):
             return list(saved["cases"])
-        log.info("%s holds another model's, depth's or window's cases: reading again", path)
+        log.info("%s holds cases of another model, depth, window or retrieval: reading again", path)
     cases = collect(model, squad2, split)
     with path.open("wb") as f:
         pickle.dump(
@@ -317,6 +327,7 @@ def _cached_cases(
                 "model_sha256": fingerprint,
                 "reader_passages": _depth(),
                 "window": _window(),
+                "retrieval": _retrieval(),
                 "cases": cases,
             },
             f,
