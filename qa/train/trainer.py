@@ -8,7 +8,6 @@ step against padding every window to ``max_length`` on CPU.
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 import math
@@ -19,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from qa.readers.transformer import model_inputs
 from qa.train.features import Window
 
 log = logging.getLogger(__name__)
@@ -85,10 +85,6 @@ def collate(windows: list[Window], pad_id: int, *, token_types: bool = True) -> 
     return batch
 
 
-def takes_token_types(model: Any) -> bool:
-    return "token_type_ids" in inspect.signature(model.forward).parameters
-
-
 def train(cfg: TrainConfig, windows: list[Window], *, resume: bool = False) -> Path:
     """Train and write the final model + tokenizer to ``cfg.out/final``; returns that path."""
     import torch
@@ -105,7 +101,7 @@ def train(cfg: TrainConfig, windows: list[Window], *, resume: bool = False) -> P
     tokenizer = AutoTokenizer.from_pretrained(cfg.base_model)
     model = AutoModelForQuestionAnswering.from_pretrained(cfg.base_model)
     pad_id = tokenizer.pad_token_id or 0
-    token_types = takes_token_types(model)
+    token_types = "token_type_ids" in model_inputs(model)
 
     steps_per_epoch = math.ceil(len(windows) / cfg.batch_size)
     total = math.ceil(steps_per_epoch * cfg.epochs)
