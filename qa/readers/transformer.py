@@ -48,7 +48,10 @@ _PAIRS = {'"': '"', "(": ")", "[": "]", "\u201c": "\u201d", "'": "'", "\u2018": 
 
 def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
     """Shrink ``[start, end)`` of ``text`` past whitespace and punctuation that does not belong to
-    an answer (separators, unbalanced brackets or quotes, a sentence-final full stop)."""
+    an answer (separators, unbalanced brackets or quotes, a sentence-final full stop). A quote or
+    bracket closed inside the span and opened just before it (``soft” annexation`` of
+    ``a “soft” annexation``) is taken in instead: the answer is the quoted phrase."""
+    grown = False
     while True:
         before = (start, end)
         while start < end and text[start] in _LEAD_STRIP:
@@ -68,7 +71,29 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
                 if inner.count(opener) < (2 if opener == last else 1):
                     end -= 1
         if (start, end) == before:
-            return start, end
+            if grown:
+                return start, end
+            grown = True
+            start, end = _close_pairs(text, start, end)
+
+
+# pairs a span may be grown to close; not ‘ ’, whose closer is also the apostrophe of "Russia’s"
+_CLOSABLE = (("\u201c", "\u201d"), ("(", ")"), ("[", "]"))
+
+
+def _close_pairs(text: str, start: int, end: int) -> tuple[int, int]:
+    inner = text[start:end]
+    for opener, closer in _CLOSABLE:
+        if inner.count(closer) > inner.count(opener) and text[start - 1 : start] == opener:
+            return start - 1, end
+        if inner.count(opener) > inner.count(closer) and text[end : end + 1] == closer:
+            return start, end + 1
+    if inner.count('"') % 2 == 1:
+        if text[start - 1 : start] == '"':
+            return start - 1, end
+        if text[end : end + 1] == '"':
+            return start, end + 1
+    return start, end
 
 
 def whole_words(text: str, start: int, end: int) -> tuple[int, int]:

@@ -144,6 +144,27 @@ def test_tidy_span(text: str, expected: str) -> None:
     assert text[s:e] == expected
 
 
+@pytest.mark.parametrize(
+    ("text", "span", "expected"),
+    [
+        (
+            "expects a \u201csoft\u201d annexation soon",
+            "soft\u201d annexation",
+            "\u201csoft\u201d annexation",
+        ),
+        ('expects a "soft" annexation soon', 'soft" annexation', '"soft" annexation'),
+        ("the king (Charles III) ruled", "Charles III) ruled", "(Charles III) ruled"),
+        ("the king (Charles III) ruled", "king (Charles III", "king (Charles III)"),
+        ("Russia\u2019s plan", "s plan", "s plan"),  # an apostrophe is not a quote to close
+        ("\u201csoft annexation", "soft annexation", "soft annexation"),  # nothing to close
+    ],
+)
+def test_tidy_span_takes_in_the_quote_it_closes(text: str, span: str, expected: str) -> None:
+    start = text.index(span)
+    s, e = tidy_span(text, start, start + len(span))
+    assert text[s:e] == expected
+
+
 @pytest.mark.skipif(not (SHIPPED_READER / "model.onnx").exists(), reason="no shipped reader")
 def test_shipped_reader_answers_a_seeds_question() -> None:
     doc_id = "000_5f0f8e843e26db9e"
@@ -171,8 +192,9 @@ def test_the_shipped_reader_reads_a_passage_the_same_beside_any_other() -> None:
 
     def logits(ps: list[Passage]) -> dict[tuple[int, int], float]:
         out = reader.read("Who swore fealty?", ps, top_n=100)
-        return {(s.start, s.end): s.features["span_logit_raw"] for s in out.spans
-                if s.doc_id == "b"}
+        return {
+            (s.start, s.end): s.features["span_logit_raw"] for s in out.spans if s.doc_id == "b"
+        }
 
     # a passage of about the same length: one batch, when windows ran in batches of a length
     other = replace(short, doc_id="c", text="Charles the Simple gave Rollo the lands of Rouen.")
