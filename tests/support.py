@@ -114,3 +114,46 @@ def make_pdf(
 
 
 LIVE_TOKEN = "live-token-5678"  # the API token of the shared live server (tests/web/conftest.py)
+
+
+#: a paragraph for the training tests
+CONTEXT = (
+    "Rollo was a Viking leader who became the first ruler of Normandy, a region in France. "
+    "He agreed to swear fealty to King Charles III in 911 after the siege of Chartres."
+)
+
+
+def squad(articles: dict[str, int], *, impossible: bool = False) -> dict:
+    """SQuAD JSON with ``n`` questions per article on ``CONTEXT`` (plus one with a broken offset),
+    or unanswerable ones."""
+    data = []
+    for title, n in articles.items():
+        qas = []
+        for k in range(n):
+            q = {"id": f"{title}-{k}", "question": f"Who ruled Normandy first? ({title} {k})"}
+            if impossible:
+                q.update(
+                    question=f"Who ruled Iceland first? ({title} {k})",
+                    is_impossible=True,
+                    answers=[],
+                )
+            else:
+                q["answers"] = [{"text": "Rollo", "answer_start": 0}]
+            qas.append(q)
+        if not impossible:
+            qas.append(
+                {
+                    "id": f"{title}-year",
+                    "question": f"When did Rollo swear fealty? ({title})",
+                    "answers": [{"text": "911", "answer_start": CONTEXT.index("911")}],
+                }
+            )
+            qas.append(
+                {
+                    "id": f"{title}-bad",
+                    "question": "Broken offset?",
+                    "answers": [{"text": "Rollo", "answer_start": 5}],
+                }
+            )
+        data.append({"title": title, "paragraphs": [{"context": CONTEXT, "qas": qas}]})
+    return {"version": "v2.0" if impossible else "1.1", "data": data}

@@ -76,6 +76,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=13)
     p.add_argument("--save-every", type=int, default=50)
     p.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.pt")
+    p.add_argument(
+        "--teacher",
+        default=None,
+        help="distil: a trained reader (Hugging Face folder) whose start/end logits on every "
+        "window the run will see become soft targets; it may have another tokenizer",
+    )
+    p.add_argument(
+        "--teacher-cache",
+        default=None,
+        help="where the teacher's logits are kept, scored once (default: DIR/teacher)",
+    )
+    p.add_argument(
+        "--distill-alpha",
+        type=float,
+        default=0.5,
+        help="with --teacher: weight of the teacher's targets against the gold labels",
+    )
+    p.add_argument("--temperature", type=float, default=2.0, help="with --teacher: softening")
     p.set_defaults(func=train_handler)
 
     e = subparsers.add_parser(
@@ -126,11 +144,13 @@ def train_handler(args: argparse.Namespace, settings: Any = None) -> int:
         training_examples,
     )
     from qa.train.features import encode_windows
-    from qa.train.trainer import TrainConfig, train
+    from qa.train.trainer import TrainConfig, train, windows_seen
 
     logging.basicConfig(level=logging.INFO)
     if args.seq_len < 32 or not 0 <= args.stride < args.seq_len // 2:
         raise SystemExit("train-reader: need --seq-len >= 32 and 0 <= --stride < seq-len / 2")
+    if not 0 <= args.distill_alpha <= 1 or not args.temperature > 0:
+        raise SystemExit("train-reader: need 0 <= --distill-alpha <= 1 and --temperature > 0")
     data = load_squad(args.data)
     no_answer = load_squad(args.no_answer) if args.no_answer else []
     if args.split:
@@ -173,6 +193,9 @@ def train_handler(args: argparse.Namespace, settings: Any = None) -> int:
         seed=args.seed,
         save_every=args.save_every,
         bf16=args.bf16,
+        distill_alpha=args.distill_alpha if args.teacher else 0.0,
+        temperature=args.temperature,
+        teacher=args.teacher,
     )
     print(
         json.dumps(
@@ -185,6 +208,12 @@ def train_handler(args: argparse.Namespace, settings: Any = None) -> int:
         ),
         flush=True,
     )
+    if args.teacher:
+        from qa.train.distill import attach_teacher
+
+        seen = windows_seen([len(w.input_ids) for w in windows], cfg)
+        cache = args.teacher_cache or out / "teacher"
+        attach_teacher(windows, seen, args.teacher, cache, bf16=args.bf16, batch_size=args.batch)
     final = train(cfg, windows, resume=args.resume)
     print(f"model written to {final}")
     return 0

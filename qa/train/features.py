@@ -7,7 +7,7 @@ target as an unanswerable question, so the model learns "not in this window".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from qa.train.data import Example
@@ -19,6 +19,15 @@ class Window:
     token_type_ids: list[int]
     start: int  # label token index; 0 ([CLS]) means no answer in this window
     end: int
+    # Where the window's text came from, so that another model (a distillation teacher, with its
+    # own tokenizer) can read the very same text: the question as it was fed, the example's
+    # context, and each token's character span in that context ((-1, -1) outside it).
+    question: str = ""
+    context: str = ""
+    offsets: list[tuple[int, int]] = field(default_factory=list)
+    # A teacher's start/end logits at each of this window's tokens (NaN where it has none).
+    soft_start: Any = None
+    soft_end: Any = None
 
 
 def encode_windows(
@@ -62,7 +71,13 @@ def encode_windows(
                     continue
                 negatives_kept[sample] = negatives_kept.get(sample, 0) + 1
             tt = enc["token_type_ids"][i] if "token_type_ids" in enc else [0] * len(seq_ids)
-            windows.append(Window(enc["input_ids"][i], tt, start, end))
+            spans = [
+                (int(o[0]), int(o[1])) if s == 1 else (-1, -1)
+                for s, o in zip(seq_ids, offsets, strict=True)
+            ]
+            windows.append(
+                Window(enc["input_ids"][i], tt, start, end, questions[sample], ex.context, spans)
+            )
     return windows
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.readers.transformer import model_inputs
+from qa.train.distill import distillation_loss
 from qa.train.features import Window
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,31 @@ class TrainConfig:
     save_every: int = 50
     threads: int = 2
     bf16: bool = False  # autocast matmuls to bfloat16: several times faster on CPUs with AMX
+    # Weight of the distillation loss against the gold labels' (0: gold only); it applies to
+    # windows that carry a teacher's logits (qa.train.distill).
+    distill_alpha: float = 0.0
+    temperature: float = 2.0
+    teacher: str | None = None  # recorded only: the windows carry its logits
+
+
+def total_steps(cfg: TrainConfig, n_windows: int) -> int:
+    total = math.ceil(math.ceil(n_windows / cfg.batch_size) * cfg.epochs)
+    return total if cfg.max_steps is None else min(total, cfg.max_steps)
+
+
+def windows_seen(lengths: list[int], cfg: TrainConfig) -> list[int]:
+    """The windows a run with ``cfg`` trains on, from its first step to its last: the only ones
+    a teacher needs to score."""
+    steps_per_epoch = math.ceil(len(lengths) / cfg.batch_size)
+    left = total_steps(cfg, len(lengths))
+    seen: set[int] = set()
+    epoch = 0
+    while left > 0:
+        for b in batch_order(lengths, cfg.batch_size, cfg.seed, epoch)[:left]:
+            seen.update(b)
+        left -= steps_per_epoch
+        epoch += 1
+    return sorted(seen)
 
 
 def batch_order(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
@@ -82,6 +108,16 @@ def collate(windows: list[Window], pad_id: int, *, token_types: bool = True) -> 
     }
     if token_types:
         batch["token_type_ids"] = types
+    if any(w.soft_start is not None for w in windows):
+        nan = float("nan")
+        soft_start = torch.full((len(windows), width), nan)
+        soft_end = torch.full((len(windows), width), nan)
+        for r, w in enumerate(windows):
+            if w.soft_start is not None:
+                n = len(w.input_ids)
+                soft_start[r, :n] = torch.as_tensor(w.soft_start, dtype=torch.float32)
+                soft_end[r, :n] = torch.as_tensor(w.soft_end, dtype=torch.float32)
+        batch["soft_start"], batch["soft_end"] = soft_start, soft_end
     return batch
 
 
@@ -104,9 +140,7 @@ def train(cfg: TrainConfig, windows: list[Window], *, resume: bool = False) -> P
     token_types = "token_type_ids" in model_inputs(model)
 
     steps_per_epoch = math.ceil(len(windows) / cfg.batch_size)
-    total = math.ceil(steps_per_epoch * cfg.epochs)
-    if cfg.max_steps is not None:
-        total = min(total, cfg.max_steps)
+    total = total_steps(cfg, len(windows))
     no_decay_names = ("bias", "LayerNorm")
     named = list(model.named_parameters())
     decay = [p for n, p in named if not any(k in n for k in no_decay_names)]
@@ -145,10 +179,15 @@ def train(cfg: TrainConfig, windows: list[Window], *, resume: bool = False) -> P
         for b in batches[pos:]:
             if step >= total:
                 break
+            batch = collate([windows[i] for i in b], pad_id, token_types=token_types)
+            soft = (batch.pop("soft_start", None), batch.pop("soft_end", None))
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
-                loss = model(
-                    **collate([windows[i] for i in b], pad_id, token_types=token_types)
-                ).loss
+                result = model(**batch)
+            loss = result.loss
+            if cfg.distill_alpha > 0 and soft[0] is not None:
+                kd = distillation_loss(result.start_logits, soft[0], cfg.temperature)
+                kd = (kd + distillation_loss(result.end_logits, soft[1], cfg.temperature)) / 2
+                loss = (1 - cfg.distill_alpha) * loss + cfg.distill_alpha * kd
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optim.step()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import save_tiny_bert, save_tiny_mpnet
+from support import CONTEXT, save_tiny_bert, save_tiny_mpnet, squad
 
 from qa.eval.metrics import exact_match, normalize_answer
 from qa.eval.metrics import f1_score as f1
@@ -27,60 +27,11 @@ from qa.train.data import (
 )
 from qa.train.features import encode_windows
 
-CONTEXT = (
-    "Rollo was a Viking leader who became the first ruler of Normandy, a region in France. "
-    "He agreed to swear fealty to King Charles III in 911 after the siege of Chartres."
-)
-
-
-def squad(articles: dict[str, int], *, impossible: bool = False) -> dict:
-    data = []
-    for title, n in articles.items():
-        qas = []
-        for k in range(n):
-            q = {"id": f"{title}-{k}", "question": f"Who ruled Normandy first? ({title} {k})"}
-            if impossible:
-                q.update(
-                    question=f"Who ruled Iceland first? ({title} {k})",
-                    is_impossible=True,
-                    answers=[],
-                )
-            else:
-                q["answers"] = [{"text": "Rollo", "answer_start": 0}]
-            qas.append(q)
-        if not impossible:
-            qas.append(
-                {
-                    "id": f"{title}-year",
-                    "question": f"When did Rollo swear fealty? ({title})",
-                    "answers": [{"text": "911", "answer_start": CONTEXT.index("911")}],
-                }
-            )
-            qas.append(
-                {
-                    "id": f"{title}-bad",
-                    "question": "Broken offset?",
-                    "answers": [{"text": "Rollo", "answer_start": 5}],
-                }
-            )
-        data.append({"title": title, "paragraphs": [{"context": CONTEXT, "qas": qas}]})
-    return {"version": "v2.0" if impossible else "1.1", "data": data}
-
 
 @pytest.fixture(scope="module")
 def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # like MiniLM: an encoder without a QA head
     return save_tiny_bert(tmp_path_factory.mktemp("tiny-base"), qa_head=False)
-
-
-@pytest.fixture
-def squad_files(tmp_path: Path) -> tuple[Path, Path]:
-    titles_ = {f"Article_{k}": 3 for k in range(6)}
-    answerable = tmp_path / "squad1.json"
-    answerable.write_text(json.dumps(squad(titles_)))
-    unanswerable = tmp_path / "squad2.json"
-    unanswerable.write_text(json.dumps(squad({t: 2 for t in list(titles_)[:4]}, impossible=True)))
-    return answerable, unanswerable
 
 
 def test_load_squad_drops_answers_with_wrong_offsets(squad_files: tuple[Path, Path]) -> None:
