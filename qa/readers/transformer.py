@@ -77,21 +77,24 @@ def tidy_span(text: str, start: int, end: int) -> tuple[int, int]:
             start, end = _close_pairs(text, start, end)
 
 
-# pairs a span may be grown to close; not ‘ ’, whose closer is also the apostrophe of "Russia’s"
-_CLOSABLE = (("\u201c", "\u201d"), ("(", ")"), ("[", "]"))
+# pairs a span may be grown to close: not the single quotes, whose closer is also an apostrophe
+# ("Russia’s"); pairs of two different marks are tried before the straight double quote
+_CLOSABLE = sorted(
+    ((o, c) for o, c in _PAIRS.items() if o not in ("'", "\u2018")), key=lambda p: p[0] == p[1]
+)
 
 
 def _close_pairs(text: str, start: int, end: int) -> tuple[int, int]:
     inner = text[start:end]
     for opener, closer in _CLOSABLE:
-        if inner.count(closer) > inner.count(opener) and text[start - 1 : start] == opener:
+        if opener == closer:
+            opened_before = closed_after = inner.count(opener) % 2 == 1
+        else:
+            opened_before = inner.count(closer) > inner.count(opener)
+            closed_after = inner.count(opener) > inner.count(closer)
+        if opened_before and text[start - 1 : start] == opener:
             return start - 1, end
-        if inner.count(opener) > inner.count(closer) and text[end : end + 1] == closer:
-            return start, end + 1
-    if inner.count('"') % 2 == 1:
-        if text[start - 1 : start] == '"':
-            return start - 1, end
-        if text[end : end + 1] == '"':
+        if closed_after and text[end : end + 1] == closer:
             return start, end + 1
     return start, end
 
