@@ -85,7 +85,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--teacher-cache",
         default=None,
-        help="where the teacher's logits are kept, scored once (default: DIR/teacher)",
+        help="where the teacher's logits are kept, each window scored once; runs on the same "
+        "teacher may share it (default: DIR/teacher)",
     )
     p.add_argument(
         "--distill-alpha",

@@ -7,10 +7,12 @@ token that starts at the same character, its end logit the teacher's at the toke
 there; the no-answer position ([CLS] / ``<s>``) maps to itself. So the two models may differ in
 vocabulary and special tokens, as MiniLM's BERT pieces and MPNet's ``<s> q </s></s> c </s>`` do.
 
-Scoring is the slow part of distillation (a base-size forward per window), so it is done once,
-for only the windows the student will see, in blocks saved as they finish: an interrupted run
-resumes at the first missing block. The blocks record the teacher and the windows they were
-computed for, and are refused when either changed.
+Scoring is the slow part of distillation (a base-size forward per window), so it is done once
+per window and teacher, for only the windows the student will see. The cache is addressed by
+window content: each saved block carries the keys of its windows, so an interrupted run resumes
+with the windows not yet scored, and a later run (another seed, more steps, another student
+start) scores only the windows no earlier run did. The cache records its teacher's weights and
+is refused for any other teacher.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ log = logging.getLogger(__name__)
 
 BLOCK = 1024  # windows per saved block of teacher logits
 FORMAT = "qa-teacher-logits"
-VERSION = 1
+VERSION = 2
+KEY_BYTES = 16
 
 
 def align(
@@ -61,13 +64,20 @@ def align(
     return start_idx, end_idx
 
 
-def fingerprint(windows: list[Window], indices: list[int]) -> str:
-    """What the blocks were scored for: the student windows' tokens, in order."""
-    h = hashlib.sha256()
-    for i in indices:
-        h.update(np.asarray(windows[i].input_ids, dtype=np.int32).tobytes())
-        h.update(b"|")
-    return h.hexdigest()
+def window_key(window: Window) -> bytes:
+    """What the teacher's logits for a window depend on: the question, the window's text, and
+    the student tokens they are carried onto (by offset from the window's start)."""
+    inside = [o for o in window.offsets if o[0] >= 0]
+    lo = inside[0][0] if inside else 0
+    hi = inside[-1][1] if inside else 0
+    h = hashlib.blake2b(digest_size=KEY_BYTES)
+    for part in (window.question, window.context[lo:hi]):
+        h.update(part.encode("utf-8"))
+        h.update(b"\0")
+    h.update(np.asarray(window.input_ids, dtype=np.int32).tobytes())
+    rel = [(s - lo, e - lo) if s >= 0 else (s, e) for s, e in window.offsets]
+    h.update(np.asarray(rel, dtype=np.int64).tobytes())
+    return h.digest()
 
 
 def teacher_id(teacher: str) -> str:
@@ -101,54 +111,65 @@ def attach_teacher(
 
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
-    indices = sorted(set(indices))
-    manifest = {
-        "format": FORMAT,
-        "version": VERSION,
-        "teacher": teacher_id(teacher),
-        "windows": len(indices),
-        "fingerprint": fingerprint(windows, indices),
-    }
+    manifest = {"format": FORMAT, "version": VERSION, "teacher": teacher_id(teacher)}
     path = cache / "manifest.json"
     if path.exists():
         found = json.loads(path.read_text(encoding="utf-8"))
         if found != manifest:
             changed = [k for k in manifest if found.get(k) != manifest[k]]
             raise ValueError(
-                f"{cache} holds teacher logits for other windows or another teacher "
+                f"{cache} holds teacher logits of another teacher or format "
                 f"({', '.join(changed)} differ); use another --teacher-cache or delete it"
             )
     else:
         path.write_text(json.dumps(manifest, indent=1), encoding="utf-8")
 
-    blocks = [indices[k : k + BLOCK] for k in range(0, len(indices), BLOCK)]
-    todo = [b for b, _ in enumerate(blocks) if not (cache / f"block-{b:05d}.npz").exists()]
+    wanted: dict[bytes, list[int]] = {}
+    for i in sorted(set(indices)):
+        wanted.setdefault(window_key(windows[i]), []).append(i)
+    blocks = sorted(cache.glob("block-*[0-9].npz"))
+    held: set[bytes] = set()
+    for f in blocks:
+        with np.load(f) as data:
+            held.update(bytes(k) for k in data["keys"])
+    todo = [ids[0] for key, ids in wanted.items() if key not in held]
     if todo:
         torch.set_num_threads(threads)
         tokenizer = AutoTokenizer.from_pretrained(teacher)
         model = AutoModelForQuestionAnswering.from_pretrained(teacher).eval()
         names = model_inputs(model)
+        first = 1 + max((int(f.stem.split("-")[1]) for f in blocks), default=-1)
+        chunks = [todo[k : k + BLOCK] for k in range(0, len(todo), BLOCK)]
         t0 = time.time()
-        for n, b in enumerate(todo):
-            starts, ends = _score(windows, blocks[b], tokenizer, model, names, bf16, batch_size)
-            tmp = cache / f"block-{b:05d}.tmp.npz"
-            np.savez_compressed(tmp, start=_pack(starts), end=_pack(ends))
-            tmp.replace(cache / f"block-{b:05d}.npz")
+        for n, chunk in enumerate(chunks):
+            starts, ends = _score(windows, chunk, tokenizer, model, names, bf16, batch_size)
+            packed = np.frombuffer(b"".join(window_key(windows[i]) for i in chunk), np.uint8)
+            name = f"block-{first + n:05d}"
+            tmp = cache / f"{name}.tmp.npz"
+            np.savez_compressed(
+                tmp, keys=packed.reshape(-1, KEY_BYTES), start=_pack(starts), end=_pack(ends)
+            )
+            tmp.replace(cache / f"{name}.npz")
+            blocks.append(cache / f"{name}.npz")
             rate = (time.time() - t0) / (n + 1)
             log.info(
                 "teacher block %d/%d (%.0f s per block, %.1f min left)",
-                b + 1,
-                len(blocks),
+                n + 1,
+                len(chunks),
                 rate,
-                rate * (len(todo) - n - 1) / 60,
+                rate * (len(chunks) - n - 1) / 60,
             )
-    for b, block in enumerate(blocks):
-        with np.load(cache / f"block-{b:05d}.npz") as data:
+    for f in blocks:
+        with np.load(f) as data:
+            keys = [bytes(k) for k in data["keys"]]
+            if not wanted.keys() & set(keys):
+                continue
             starts, ends = _unpack(data["start"]), _unpack(data["end"])
-        for i, s, e in zip(block, starts, ends, strict=True):
-            if len(s) != len(windows[i].input_ids):
-                raise ValueError(f"{cache}: block {b} does not match its windows; delete it")
-            windows[i].soft_start, windows[i].soft_end = s, e
+        for key, s, e in zip(keys, starts, ends, strict=True):
+            for i in wanted.get(key, ()):
+                if len(s) != len(windows[i].input_ids):
+                    raise ValueError(f"{f} does not match its windows; delete it")
+                windows[i].soft_start, windows[i].soft_end = s, e
 
 
 def _score(

@@ -84,7 +84,7 @@ def test_teacher_logits_land_on_the_students_tokens(student_tokenizer, teacher, 
         assert w.soft_start[0] == pytest.approx(float(out.start_logits[0, 0]), abs=1e-4)
 
 
-def test_teacher_logits_are_scored_once_and_refused_for_other_windows(
+def test_teacher_logits_are_scored_once_per_window_and_refused_for_another_teacher(
     student_tokenizer, teacher, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
     windows = _windows(student_tokenizer)
@@ -94,12 +94,24 @@ def test_teacher_logits_are_scored_once_and_refused_for_other_windows(
     stamps = [b.stat().st_mtime_ns for b in blocks]
     again = _windows(student_tokenizer)
     attach_teacher(again, [0, 1], str(teacher), cache)
-    assert [b.stat().st_mtime_ns for b in blocks] == stamps  # read back, not scored again
+    assert sorted(cache.glob("block-*.npz")) == blocks  # read back, not scored again
+    assert [b.stat().st_mtime_ns for b in blocks] == stamps
     np.testing.assert_array_equal(again[1].soft_end, windows[1].soft_end)
     assert again[2].soft_start is None  # only the windows asked for
 
-    with pytest.raises(ValueError, match="fingerprint"):
-        attach_teacher(again, [0, 2], str(teacher), cache)
+    # another run (another seed's windows) scores only what no earlier run did, in a new block
+    third = _windows(student_tokenizer)
+    attach_teacher(third, [0, 2], str(teacher), cache)
+    new = sorted(set(cache.glob("block-*.npz")) - set(blocks))
+    assert len(new) == 1 and len(np.load(new[0])["keys"]) == 1
+    assert [b.stat().st_mtime_ns for b in blocks] == stamps
+    np.testing.assert_array_equal(third[0].soft_start, windows[0].soft_start)
+    assert third[2].soft_start is not None and len(third[2].soft_start) == len(third[2].input_ids)
+
+    manifest = cache / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"teacher": "', '"teacher": "other'))
+    with pytest.raises(ValueError, match="teacher"):
+        attach_teacher(_windows(student_tokenizer), [0], str(teacher), cache)
 
 
 def test_distillation_loss_is_zero_on_agreement_and_skips_rows_without_a_teacher() -> None:
