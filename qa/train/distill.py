@@ -64,12 +64,16 @@ def align(
     return start_idx, end_idx
 
 
+def _text_span(window: Window) -> tuple[int, int]:
+    """The window's text in its context: from its first context token to its last."""
+    inside = [o for o in window.offsets if o[0] >= 0]
+    return (inside[0][0], inside[-1][1]) if inside else (0, 0)
+
+
 def window_key(window: Window) -> bytes:
     """What the teacher's logits for a window depend on: the question, the window's text, and
     the student tokens they are carried onto (by offset from the window's start)."""
-    inside = [o for o in window.offsets if o[0] >= 0]
-    lo = inside[0][0] if inside else 0
-    hi = inside[-1][1] if inside else 0
+    lo, hi = _text_span(window)
     h = hashlib.blake2b(digest_size=KEY_BYTES)
     for part in (window.question, window.context[lo:hi]):
         h.update(part.encode("utf-8"))
@@ -105,7 +109,7 @@ def attach_teacher(
     threads: int = 2,
 ) -> None:
     """Set ``soft_start``/``soft_end`` on ``windows[i]`` for each ``i`` in ``indices``, scoring
-    with ``teacher`` (a Hugging Face question-answering model) the blocks not yet in ``cache``."""
+    with ``teacher`` (a Hugging Face question-answering model) the windows not yet in ``cache``."""
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
@@ -127,12 +131,12 @@ def attach_teacher(
     wanted: dict[bytes, list[int]] = {}
     for i in sorted(set(indices)):
         wanted.setdefault(window_key(windows[i]), []).append(i)
-    blocks = sorted(cache.glob("block-*[0-9].npz"))
-    held: set[bytes] = set()
-    for f in blocks:
+    blocks: dict[Path, list[bytes]] = {}  # each saved block's window keys, in its row order
+    for f in sorted(cache.glob("block-*[0-9].npz")):
         with np.load(f) as data:
-            held.update(bytes(k) for k in data["keys"])
-    todo = [ids[0] for key, ids in wanted.items() if key not in held]
+            blocks[f] = [bytes(k) for k in data["keys"]]
+    held = {k for keys in blocks.values() for k in keys}
+    todo = [key for key in wanted if key not in held]
     if todo:
         torch.set_num_threads(threads)
         tokenizer = AutoTokenizer.from_pretrained(teacher)
@@ -142,15 +146,16 @@ def attach_teacher(
         chunks = [todo[k : k + BLOCK] for k in range(0, len(todo), BLOCK)]
         t0 = time.time()
         for n, chunk in enumerate(chunks):
-            starts, ends = _score(windows, chunk, tokenizer, model, names, bf16, batch_size)
-            packed = np.frombuffer(b"".join(window_key(windows[i]) for i in chunk), np.uint8)
+            rows = [wanted[key][0] for key in chunk]
+            starts, ends = _score(windows, rows, tokenizer, model, names, bf16, batch_size)
+            packed = np.frombuffer(b"".join(chunk), np.uint8)
             name = f"block-{first + n:05d}"
             tmp = cache / f"{name}.tmp.npz"
             np.savez_compressed(
                 tmp, keys=packed.reshape(-1, KEY_BYTES), start=_pack(starts), end=_pack(ends)
             )
             tmp.replace(cache / f"{name}.npz")
-            blocks.append(cache / f"{name}.npz")
+            blocks[cache / f"{name}.npz"] = chunk
             rate = (time.time() - t0) / (n + 1)
             log.info(
                 "teacher block %d/%d (%.0f s per block, %.1f min left)",
@@ -159,11 +164,10 @@ def attach_teacher(
                 rate,
                 rate * (len(chunks) - n - 1) / 60,
             )
-    for f in blocks:
+    for f, keys in blocks.items():
+        if not wanted.keys() & set(keys):
+            continue
         with np.load(f) as data:
-            keys = [bytes(k) for k in data["keys"]]
-            if not wanted.keys() & set(keys):
-                continue
             starts, ends = _unpack(data["start"]), _unpack(data["end"])
         for key, s, e in zip(keys, starts, ends, strict=True):
             for i in wanted.get(key, ()):
@@ -186,8 +190,7 @@ def _score(
     texts: list[tuple[str, str, int]] = []
     for i in block:
         w = windows[i]
-        inside = [o for o in w.offsets if o[0] >= 0]
-        lo, hi = (inside[0][0], inside[-1][1]) if inside else (0, 0)
+        lo, hi = _text_span(w)
         texts.append((w.question, w.context[lo:hi], lo))
     enc = tokenizer(
         [q for q, _, _ in texts],
