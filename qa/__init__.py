@@ -7,19 +7,22 @@ result = svc.ask("Who is the chairman of the Tskhinvali parliament?")
 print(result.answer.text, result.answer.citations[0].doc_id)
 """
 
-from qa.service import QAService
-from qa.settings import Settings
-from qa.types import (
-    Answer,
-    Chunk,
-    Citation,
-    Document,
-    DocumentInfo,
-    Filters,
-    IndexReport,
-    Passage,
-    Result,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from qa.service import QAService
+    from qa.settings import Settings
+    from qa.types import (
+        Answer,
+        Chunk,
+        Citation,
+        Document,
+        DocumentInfo,
+        Filters,
+        IndexReport,
+        Passage,
+        Result,
+    )
 
 __version__ = "0.1.0"
 
@@ -37,3 +40,19 @@ __all__ = [
     "Settings",
     "__version__",
 ]
+
+
+# Resolved on first use, so that ``python -m qa.train`` and other tools that import one module
+# of the package do not load the service's stores and their native libraries.
+_LAZY = {"QAService": "qa.service", "Settings": "qa.settings"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__ and name != "__version__":
+        import importlib
+
+        module = importlib.import_module(_LAZY.get(name, "qa.types"))
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'qa' has no attribute {name!r}")

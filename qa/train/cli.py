@@ -57,6 +57,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="cap the windows per question that do not hold its answer (long contexts)",
     )
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (fast on AMX CPUs)")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="where the steps run: auto (a GPU when torch sees one), cpu, cuda, cuda:N",
+    )
     p.add_argument("--out", required=True, help="run directory (checkpoints, log, final model)")
     p.add_argument("--base-model", default=None, help="default: the packaged all-MiniLM-L6-v2")
     p.add_argument("--split", default=None, help="reuse this split.json instead of drawing one")
@@ -131,6 +136,67 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     c.set_defaults(func=calibrate_handler)
 
+    r = subparsers.add_parser(
+        "probe-reader",
+        help="best-span F1 of a trained reader with the gold paragraph (no export, no threshold)",
+    )
+    r.add_argument("--model", required=True, help="HF model dir (e.g. RUN/final)")
+    r.add_argument("--data", required=True, help="SQuAD JSON holding the split's articles")
+    r.add_argument("--split", required=True, help="split.json naming calibration/test articles")
+    r.add_argument("--part", choices=["calibration", "test"], default="calibration")
+    r.add_argument("--device", default="auto")
+    r.set_defaults(func=probe_handler)
+
+    k = subparsers.add_parser(
+        "pack-model",
+        help="shrink a model folder to int8/int4 parts for a size-limited transfer",
+    )
+    k.add_argument("--model", required=True, help="HF model dir with model.safetensors")
+    k.add_argument("--out", required=True)
+    k.add_argument("--part-mib", type=int, default=50, help="size of each part")
+    k.add_argument("--int8-only", action="store_true", help="no 4-bit word embeddings")
+    k.set_defaults(func=pack_handler)
+
+    u = subparsers.add_parser("unpack-model", help="join packed parts into a loadable model dir")
+    u.add_argument(
+        "--from",
+        dest="sources",
+        action="append",
+        required=True,
+        metavar="DIR",
+        help="a folder holding packed.json and/or parts; repeatable",
+    )
+    u.add_argument("--out", required=True)
+    u.set_defaults(func=unpack_handler)
+
+
+def probe_handler(args: argparse.Namespace, settings: Any = None) -> int:
+    from qa.train.data import Split
+    from qa.train.probe import probe
+
+    split = Split.load(args.split)
+    titles = split.calibration if args.part == "calibration" else split.test
+    result = probe(args.model, args.data, titles, device=args.device)
+    print(json.dumps({**result.to_dict(), "part": args.part}))
+    return 0
+
+
+def pack_handler(args: argparse.Namespace, settings: Any = None) -> int:
+    from qa.train.transport import pack
+
+    for path in pack(
+        args.model, args.out, part_bytes=args.part_mib << 20, four_bit=not args.int8_only
+    ):
+        print(path)
+    return 0
+
+
+def unpack_handler(args: argparse.Namespace, settings: Any = None) -> int:
+    from qa.train.transport import unpack
+
+    print(unpack(args.sources, args.out))
+    return 0
+
 
 def train_handler(args: argparse.Namespace, settings: Any = None) -> int:
     from transformers import AutoTokenizer
@@ -194,6 +260,7 @@ def train_handler(args: argparse.Namespace, settings: Any = None) -> int:
         seed=args.seed,
         save_every=args.save_every,
         bf16=args.bf16,
+        device=args.device,
         distill_alpha=args.distill_alpha if args.teacher else 0.0,
         temperature=args.temperature,
         teacher=args.teacher,
@@ -214,7 +281,15 @@ def train_handler(args: argparse.Namespace, settings: Any = None) -> int:
 
         seen = windows_seen([len(w.input_ids) for w in windows], cfg)
         cache = args.teacher_cache or out / "teacher"
-        attach_teacher(windows, seen, args.teacher, cache, bf16=args.bf16, batch_size=args.batch)
+        attach_teacher(
+            windows,
+            seen,
+            args.teacher,
+            cache,
+            bf16=args.bf16,
+            batch_size=args.batch,
+            device=args.device,
+        )
     final = train(cfg, windows, resume=args.resume)
     print(f"model written to {final}")
     return 0

@@ -107,11 +107,14 @@ def attach_teacher(
     bf16: bool = False,
     batch_size: int = 16,
     threads: int = 2,
+    device: str = "auto",
 ) -> None:
     """Set ``soft_start``/``soft_end`` on ``windows[i]`` for each ``i`` in ``indices``, scoring
     with ``teacher`` (a Hugging Face question-answering model) the windows not yet in ``cache``."""
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    from qa.train.trainer import resolve_device
 
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)
@@ -141,6 +144,7 @@ def attach_teacher(
         torch.set_num_threads(threads)
         tokenizer = AutoTokenizer.from_pretrained(teacher)
         model = AutoModelForQuestionAnswering.from_pretrained(teacher).eval()
+        model.to(resolve_device(device))
         names = model_inputs(model)
         first = 1 + max((int(f.stem.split("-")[1]) for f in blocks), default=-1)
         chunks = [todo[k : k + BLOCK] for k in range(0, len(todo), BLOCK)]
@@ -216,10 +220,11 @@ def _score(
             if "token_type_ids" in enc:
                 types[r, :n] = torch.tensor(enc["token_type_ids"][k])
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            out = model(**{n: feed[n] for n in names})
-        s_logits = out.start_logits.float().numpy()
-        e_logits = out.end_logits.float().numpy()
+        dev = model.device
+        with torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16):
+            out = model(**{n: feed[n].to(dev) for n in names})
+        s_logits = out.start_logits.float().cpu().numpy()
+        e_logits = out.end_logits.float().cpu().numpy()
         for r, k in enumerate(rows):
             seq = enc.sequence_ids(k)
             s_idx, e_idx = align(

@@ -44,11 +44,24 @@ class TrainConfig:
     save_every: int = 50
     threads: int = 2
     bf16: bool = False  # autocast matmuls to bfloat16: several times faster on CPUs with AMX
+    # "auto": a GPU when torch sees one. Only where the steps run: the batch order, the schedule
+    # and the checkpoints are the same on either, so a run may resume on the other.
+    device: str = "auto"
     # Weight of the distillation loss against the gold labels' (0: gold only); it applies to
     # windows that carry a teacher's logits (qa.train.distill).
     distill_alpha: float = 0.0
     temperature: float = 2.0
     teacher: str | None = None  # recorded only: the windows carry its logits
+
+
+def resolve_device(name: str) -> Any:
+    import torch
+
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but torch sees no GPU")
+    return torch.device(name)
 
 
 def total_steps(cfg: TrainConfig, n_windows: int) -> int:
@@ -136,6 +149,8 @@ def train(cfg: TrainConfig, windows: list[Window], *, resume: bool = False) -> P
 
     tokenizer = AutoTokenizer.from_pretrained(cfg.base_model)
     model = AutoModelForQuestionAnswering.from_pretrained(cfg.base_model)
+    device = resolve_device(cfg.device)
+    model.to(device)
     pad_id = tokenizer.pad_token_id or 0
     token_types = "token_type_ids" in model_inputs(model)
 
@@ -160,11 +175,21 @@ def train(cfg: TrainConfig, windows: list[Window], *, resume: bool = False) -> P
         model.load_state_dict(state["model"])
         optim.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
+        if device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"], device)
         step = int(state["step"])
         log.info("resumed from %s at step %d", ckpt, step)
     sched = _schedule(optim, cfg.lr, int(total * cfg.warmup), total, step)
     (out / "train_config.json").write_text(
-        json.dumps({**asdict(cfg), "windows": len(windows), "total_steps": total}, indent=2)
+        json.dumps(
+            {
+                **asdict(cfg),
+                "device_used": str(device),
+                "windows": len(windows),
+                "total_steps": total,
+            },
+            indent=2,
+        )
     )
 
     lengths = [len(w.input_ids) for w in windows]
@@ -180,8 +205,9 @@ def train(cfg: TrainConfig, windows: list[Window], *, resume: bool = False) -> P
             if step >= total:
                 break
             batch = collate([windows[i] for i in b], pad_id, token_types=token_types)
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             soft = (batch.pop("soft_start", None), batch.pop("soft_end", None))
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
                 result = model(**batch)
             loss = result.loss
             if cfg.distill_alpha > 0 and soft[0] is not None:
@@ -254,6 +280,7 @@ def _save_checkpoint(path: Path, model: Any, optim: Any, sched: Any, step: int) 
             "optimizer": optim.state_dict(),
             "scheduler": sched.state_dict(),
             "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state() if torch.cuda.is_initialized() else None,
             "step": step,
         },
         tmp,

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# The reader recipe on one GPU, in one go: train the all-mpnet-base-v2 teacher from its base
+# weights, then distil it into the MiniLM reader. The steps are the CPU recipe's
+# `python -m qa.train train-reader` commands (MODEL_CARD.md), run with `--device cuda`.
+#
+# Why a script: a borrowed GPU comes for minutes and with a small transfer limit. The base weights
+# travel packed (`python -m qa.train pack-model`, qa/train/transport.py), possibly over two
+# transfers, and nothing here may stop half-way for a person to look.
+#
+#   qa/train/gpu_recipe.sh stash      keep the packed parts of this transfer for the next one
+#   qa/train/gpu_recipe.sh run        unpack, train teacher and student; results land in $OUT
+#
+# Inputs: $XFER/{a,b} (packed mpnet parts under mpnet/, the student under student/, data.tar.xz
+# holding the ../shared/data files, a bm25s wheel), $STASH (parts kept by `stash`), $OUT.
+# BUDGET_S: the seconds `run` may take in all; the teacher's steps are cut to fit, from a
+# measured step time, and the steps taken are recorded in each run's train_config.json.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+XFER=${XFER:-.xfer}
+STASH=${STASH:-/root/qa-xfer-stash}
+WORK=${WORK:-/tmp/qa-gpu}
+OUT=${OUT:-$WORK/out}
+BUDGET_S=${BUDGET_S:-540}
+TEACHER_EPOCHS=${TEACHER_EPOCHS:-2}
+STUDENT_EPOCHS=${STUDENT_EPOCHS:-3}
+export PYTHONUNBUFFERED=1
+PY=${PY:-python3}
+DEVICE=${DEVICE:-cuda}
+# A dry run elsewhere sets TEACHER_STEPS and STUDENT_STEPS (no timing, no plan) and adds
+# EXTRA_FLAGS (e.g. --max-examples 100) to every train-reader command.
+EXTRA_FLAGS=${EXTRA_FLAGS:-}
+
+stash() {
+  mkdir -p "$STASH"
+  cp -r "$XFER"/a/. "$STASH"/
+  find "$STASH" -type f | sort | xargs ls -la
+}
+
+unxz_into() {  # unxz_into DEST SRC...: every file of SRC/ copied into DEST, .xz ones expanded
+  local dest=$1; shift
+  mkdir -p "$dest"
+  for src in "$@"; do
+    [ -d "$src" ] || continue
+    for f in "$src"/*; do
+      case $f in
+        *.xz) xz -d -c "$f" > "$dest/$(basename "${f%.xz}")" ;;
+        *) cp "$f" "$dest/" ;;
+      esac
+    done
+  done
+}
+
+plan_steps() {  # plan_steps T0: set TEACHER_STEPS and STUDENT_STEPS from measured step times
+  # Step times of both models on this machine, to size the teacher's run to the budget.
+  $PY - "$WORK/mpnet" "$WORK/student" > "$OUT/speed.json" <<'EOF'
+import json, sys, time
+import torch
+from transformers import AutoModelForQuestionAnswering
+res = {}
+for name, path in (("teacher", sys.argv[1]), ("student", sys.argv[2])):
+    m = AutoModelForQuestionAnswering.from_pretrained(path).cuda().train()
+    opt = torch.optim.AdamW(m.parameters(), lr=1e-5)
+    ids = torch.randint(1000, 20000, (32, 224), device="cuda")
+    pos = torch.randint(0, 224, (32,), device="cuda")
+    for k in range(25):
+        if k == 5:
+            torch.cuda.synchronize(); t = time.time()
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            loss = m(input_ids=ids, attention_mask=torch.ones_like(ids),
+                     start_positions=pos, end_positions=pos).loss
+        loss.backward(); opt.step(); opt.zero_grad()
+        loss.item()
+    torch.cuda.synchronize()
+    res[name] = (time.time() - t) / 20
+    del m, opt
+print(json.dumps(res))
+EOF
+  cat "$OUT/speed.json"
+  local steps_epoch=1700  # 54k windows / 32, rounded up
+  local plan
+  plan=$($PY - "$OUT/speed.json" "$BUDGET_S" "$((SECONDS - $1))" "$steps_epoch" \
+    "$TEACHER_EPOCHS" "$STUDENT_EPOCHS" <<'EOF'
+import json, math, sys
+s = json.load(open(sys.argv[1]))
+budget, spent, per_epoch = float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+t_ep, s_ep = float(sys.argv[5]), float(sys.argv[6])
+# Outside the step loops: two data builds, three probes, scoring the teacher on the student's
+# windows (a forward is about a third of a step), saving. Step time plus a third for the
+# batches' own work (collation, lengths) on top of the synthetic measurement.
+fixed = 150 + per_epoch * s["teacher"] / 3 + 20
+student_steps = math.ceil(per_epoch * s_ep)
+left = budget - spent - fixed - student_steps * s["student"] * 1.4
+teacher_steps = min(math.ceil(per_epoch * t_ep), int(left / (s["teacher"] * 1.35)))
+print(max(teacher_steps, 0), student_steps)
+EOF
+)
+  read -r TEACHER_STEPS STUDENT_STEPS <<< "$plan"
+  echo "plan: teacher $TEACHER_STEPS steps, student $STUDENT_STEPS steps (spent $((SECONDS - $1)) s)"
+  [ "$TEACHER_STEPS" -ge 300 ] || { echo "budget too small for a teacher"; exit 3; }
+}
+
+run() {
+  mkdir -p "$WORK" "$OUT"
+  local t0=$SECONDS
+  if ls "$XFER"/b/*.whl >/dev/null 2>&1; then
+    $PY -m pip install -q --no-index --no-deps --target "$WORK/site" "$XFER"/b/*.whl
+    export PYTHONPATH="$WORK/site${PYTHONPATH:+:$PYTHONPATH}"
+  fi
+  mkdir -p "$WORK/data" && tar xJf "$XFER/b/data.tar.xz" -C "$WORK/data"
+  unxz_into "$WORK/packed/mpnet" "$STASH/mpnet" "$XFER/a/mpnet" "$XFER/b/mpnet"
+  unxz_into "$WORK/packed/student" "$STASH/student" "$XFER/a/student" "$XFER/b/student"
+  $PY -m qa.train unpack-model --from "$WORK/packed/mpnet" --out "$WORK/mpnet"
+  $PY -m qa.train unpack-model --from "$WORK/packed/student" --out "$WORK/student"
+  nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+
+  local D=$WORK/data T=$WORK/data/train
+  local FLAGS=(--data "$D/squad1-dev-public.json" --no-answer "$D/squad2-dev-public.json"
+    --split qa/models/reader/split.json
+    --extra "$T/squad_train_partial.json" --extra "$T/squadshifts_new_wiki.json"
+    --extra "$T/nq_qed.json" --extra "$T/nq_open_oracle.json" --extra "$T/covid_qa_partial.json:600"
+    --extra "$T/squadshifts_amazon.json:3000" --extra "$T/squadshifts_reddit.json:3000"
+    --extra "$T/tweetqa_extractive.json:2000" --negatives 5000 --max-negative-windows 2
+    --bf16 --batch 32 --save-every 100000000 --device "$DEVICE")
+  # shellcheck disable=SC2206
+  FLAGS+=($EXTRA_FLAGS)
+  if [ -n "${TEACHER_STEPS:-}" ] && [ -n "${STUDENT_STEPS:-}" ]; then
+    echo "plan given: teacher $TEACHER_STEPS steps, student $STUDENT_STEPS steps"
+  else
+    plan_steps "$t0"
+  fi
+
+  $PY -m qa.train train-reader "${FLAGS[@]}" --base-model "$WORK/mpnet" --out "$WORK/teacher" \
+    --epochs "$TEACHER_EPOCHS" --max-steps "$TEACHER_STEPS" --lr 4e-5 --seed 33 \
+    2>&1 | grep -v -E "^(DEBUG|Loading|Writing)" | tail -5
+  echo "teacher done at $((SECONDS - t0)) s"
+  for m in teacher/final student; do
+    $PY -m qa.train probe-reader --model "$WORK/$m" --data "$D/squad2-dev-public.json" \
+      --split qa/models/reader/split.json --device "$DEVICE" 2>"$WORK/probe.err" \
+      | tee -a "$OUT/probes.jsonl" || { tail -20 "$WORK/probe.err"; exit 1; }
+  done
+  $PY -m qa.train train-reader "${FLAGS[@]}" --base-model "$WORK/student" --out "$WORK/distilled" \
+    --teacher "$WORK/teacher/final" --teacher-cache "$WORK/teacher-logits" \
+    --distill-alpha 0.9 --temperature 2 \
+    --epochs "$STUDENT_EPOCHS" --max-steps "$STUDENT_STEPS" --lr 5e-5 --seed 46 \
+    2>&1 | grep -v -E "^(DEBUG|Loading|Writing)" | tail -5
+  echo "student done at $((SECONDS - t0)) s"
+  $PY -m qa.train probe-reader --model "$WORK/distilled/final" --data "$D/squad2-dev-public.json" \
+    --split qa/models/reader/split.json --device "$DEVICE" 2>"$WORK/probe.err" \
+    | tee -a "$OUT/probes.jsonl" || { tail -20 "$WORK/probe.err"; exit 1; }
+
+  # The student back in fp16 (training ran in bf16 autocast over fp32 weights), cut to fit the
+  # transfer's file size; the rest of its folder and both runs' logs in one archive.
+  $PY - "$WORK/distilled/final" "$OUT" <<'EOF'
+import sys
+from pathlib import Path
+from safetensors.torch import load_file, save_file
+src, out = Path(sys.argv[1]), Path(sys.argv[2])
+t = {k: v.half() if v.is_floating_point() else v for k, v in load_file(src / "model.safetensors").items()}
+save_file(t, str(out / "student-fp16.safetensors"))
+EOF
+  split -b 15m -d -a 1 "$OUT/student-fp16.safetensors" "$OUT/student-fp16.safetensors.part"
+  rm "$OUT/student-fp16.safetensors"
+  tar czf "$OUT/runs.tar.gz" -C "$WORK" --exclude='*.safetensors' --exclude='*.pt' \
+    distilled/final teacher/train_config.json teacher/train.log \
+    distilled/train_config.json distilled/train.log
+  echo "all done at $((SECONDS - t0)) s"
+  ls -la "$OUT"
+}
+
+case ${1:-} in
+  stash) stash ;;
+  run) run ;;
+  *) echo "usage: $0 stash|run" >&2; exit 2 ;;
+esac
