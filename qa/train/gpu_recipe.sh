@@ -52,25 +52,27 @@ unxz_into() {  # unxz_into DEST SRC...: every file of SRC/ copied into DEST, .xz
 
 plan_steps() {  # plan_steps T0: set TEACHER_STEPS and STUDENT_STEPS from measured step times
   # Step times of both models on this machine, to size the teacher's run to the budget.
-  $PY - "$WORK/mpnet" "$WORK/student" > "$OUT/speed.json" <<'EOF'
+  $PY - "$WORK/mpnet" "$WORK/student" "$DEVICE" > "$OUT/speed.json" <<'EOF'
 import json, sys, time
 import torch
 from transformers import AutoModelForQuestionAnswering
+dev = torch.device(sys.argv[3])
+sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
 res = {}
 for name, path in (("teacher", sys.argv[1]), ("student", sys.argv[2])):
-    m = AutoModelForQuestionAnswering.from_pretrained(path).cuda().train()
+    m = AutoModelForQuestionAnswering.from_pretrained(path).to(dev).train()
     opt = torch.optim.AdamW(m.parameters(), lr=1e-5)
-    ids = torch.randint(1000, 20000, (32, 224), device="cuda")
-    pos = torch.randint(0, 224, (32,), device="cuda")
+    ids = torch.randint(1000, 20000, (32, 224), device=dev)
+    pos = torch.randint(0, 224, (32,), device=dev)
     for k in range(25):
         if k == 5:
-            torch.cuda.synchronize(); t = time.time()
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+            sync(); t = time.time()
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
             loss = m(input_ids=ids, attention_mask=torch.ones_like(ids),
                      start_positions=pos, end_positions=pos).loss
         loss.backward(); opt.step(); opt.zero_grad()
         loss.item()
-    torch.cuda.synchronize()
+    sync()
     res[name] = (time.time() - t) / 20
     del m, opt
 print(json.dumps(res))

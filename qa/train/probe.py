@@ -10,7 +10,6 @@ same token F1 as ``qa eval``.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ from qa.eval.metrics import best_exact, best_f1
 from qa.readers.transformer import model_inputs
 from qa.train.data import load_squad, select
 from qa.train.features import Window, encode_windows
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
