@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 #: bump when a feature is added, removed or computed differently: fitted files then refuse to load
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 FEATURES = (
     "null_margin",  # best span logit minus the [CLS] null logit, best member
     "span_logit",  # start + end logit, best member
@@ -36,6 +36,9 @@ FEATURES = (
     "dense_top",  # cosine of the question with the closest passage read
     "dense_own",  # cosine of the question with the passage of the best member
     "inverse_rank",  # 1 / rank of that passage
+    "terms_top",  # the largest share of the question's content terms in one passage read
+    "terms_own",  # that share in the passage of the best member
+    "terms_near",  # that share within a sentence or so of the best member
 )
 FORMAT = "qa-reader-confidence"
 
@@ -71,6 +74,9 @@ class Evidence:
     dense_top: float
     dense_own: float
     rank: int
+    terms_top: float
+    terms_own: float
+    terms_near: float
 
     def vector(self) -> np.ndarray:
         return np.array(
@@ -83,6 +89,9 @@ class Evidence:
                 self.dense_top,
                 self.dense_own,
                 1.0 / max(self.rank, 1),
+                self.terms_top,
+                self.terms_own,
+                self.terms_near,
             ],
             dtype=np.float64,
         )

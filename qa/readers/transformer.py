@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import numpy as np
 from qa import cores
 from qa.answers import group_by_meaning
 from qa.readers.confidence import ConfidenceModel, Evidence, model_fingerprint
+from qa.readers.overlap import content_terms, coverage, near
 from qa.readers.windows import TOKENIZER_FILE, FastTokenizer, HFTokenizer, PairTokenizer, Windows
 from qa.types import Passage, ReaderOutput, Span
 
@@ -114,6 +115,16 @@ def _abbreviation(before_dot: str) -> bool:
     """True when the "." that follows ``before_dot`` belongs to the word (U.S., Inc., Dr.)."""
     word = before_dot.rsplit(None, 1)[-1] if before_dot.strip() else ""
     return "." in word or (len(word) <= 3 and word[:1].isupper())
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every meaning of one question is judged against: the question's content terms,
+    the index of each span's passage, and each passage's share of those terms."""
+
+    asked: frozenset[str]
+    passage_of: dict[int, int]
+    coverages: list[float]
 
 
 class TransformerReader:
@@ -222,6 +233,7 @@ class TransformerReader:
                 self._torch_model = model.to(torch.device(self.device)).eval()
                 self._input_names = model_inputs(model)
             _ = self.confidence
+            content_terms("warm up")  # the stop words and this thread's stemmer
             self._ready = True
 
     def _load_tokenizer(self, tokenizer_dir: Path | None) -> PairTokenizer:
@@ -295,7 +307,13 @@ class TransformerReader:
         dense_top = max((p.scores.get("dense", 0.0) for p in usable), default=0.0)
         groups = group_by_meaning(spans)
         share_of = {id(sp): float(w) for sp, w in zip(spans, weights, strict=True)}
-        evidence = [self._evidence(g, share_of, dense_top, usable) for g in groups]
+        asked = content_terms(question)
+        context = _Context(
+            asked,
+            {id(sp): c["passage"] for sp, c in zip(spans, cands, strict=True)},
+            [coverage(asked, p.text) for p in usable],
+        )
+        evidence = [self._evidence(g, share_of, dense_top, usable, context) for g in groups]
         probs = np.clip(
             self.confidence.probability(np.vstack([ev.vector() for ev in evidence])), 0, 1
         )
@@ -341,12 +359,20 @@ class TransformerReader:
 
     @staticmethod
     def _evidence(
-        group: list[Span], share_of: dict[int, float], dense_top: float, passages: list[Passage]
+        group: list[Span],
+        share_of: dict[int, float],
+        dense_top: float,
+        passages: list[Passage],
+        context: _Context,
     ) -> Evidence:
         """The features of one meaning: its best member's span numbers (members come best
-        first), its total share and its supporting documents."""
+        first), its total share, its supporting documents, and how much of the question its
+        passage and the sentences around it mention."""
         best = group[0]
         f = best.features
+        at = context.passage_of[id(best)]
+        own = passages[at]
+        s = best.start - own.start
         return Evidence(
             null_margin=max(sp.features["null_margin_raw"] for sp in group),
             span_logit=f["span_logit_raw"],
@@ -356,6 +382,9 @@ class TransformerReader:
             dense_top=dense_top,
             dense_own=f["dense_raw"],
             rank=best.passage_rank or len(passages),
+            terms_top=max(context.coverages),
+            terms_own=context.coverages[at],
+            terms_near=coverage(context.asked, near(own.text, s, s + len(best.text))),
         )
 
     def _forward(self, windows: Windows) -> tuple[np.ndarray, np.ndarray]:

@@ -30,7 +30,7 @@ def _model(sha: str = "", threshold: float = 0.4) -> ConfidenceModel:
 
 
 def test_probability_is_the_logistic_of_the_standardised_features() -> None:
-    ev = Evidence(1.5, 3.0, 0.2, 0.6, 2, 0.5, 0.4, 1)
+    ev = Evidence(1.5, 3.0, 0.2, 0.6, 2, 0.5, 0.4, 1, 1.0, 0.5, 0.5)
     p = _model().probability(ev.vector())
     assert p.shape == (1,)
     assert p[0] == pytest.approx(1 / (1 + np.exp(-3.0)))
@@ -84,8 +84,8 @@ def test_shipped_confidence_matches_shipped_weights() -> None:
 
 def test_uncalibrated_model_orders_by_null_margin() -> None:
     model = ConfidenceModel.uncalibrated()
-    lo = Evidence(-2.0, 1.0, 0.1, 0.5, 1, 0.3, 0.3, 1).vector()
-    hi = Evidence(2.0, 1.0, 0.1, 0.5, 1, 0.3, 0.3, 1).vector()
+    lo = Evidence(-2.0, 1.0, 0.1, 0.5, 1, 0.3, 0.3, 1, 1.0, 1.0, 1.0).vector()
+    hi = Evidence(2.0, 1.0, 0.1, 0.5, 1, 0.3, 0.3, 1, 1.0, 1.0, 1.0).vector()
     p = model.probability(np.vstack([lo, hi]))
     assert p[0] < 0.5 < p[1]
 
@@ -99,3 +99,24 @@ def test_reader_features_come_from_the_passages(tmp_path: Path) -> None:
     assert f["dense_top"] == pytest.approx(0.42) and f["dense_own"] == pytest.approx(0.42)
     assert f["inverse_rank"] == pytest.approx(0.5)
     assert f["log_documents"] == pytest.approx(np.log(2))
+
+
+def test_reader_features_say_how_much_of_the_question_the_passages_mention(
+    tmp_path: Path,
+) -> None:
+    """Every term of the question is in the first passage; the second, read for a question on
+    another subject, mentions none of them."""
+    model = save_tiny_bert(tmp_path / "tiny", qa_head=True)
+    on = "Rollo agreed to swear fealty to King Charles III in 911."
+    off = "The rainforest covers most of the Amazon basin of South America."
+    passages = [
+        Passage("a", 0, 0, len(on), on, rank=1),
+        Passage("b", 0, 0, len(off), off, rank=2),
+    ]
+    out = TransformerReader(model).read("Whom did Rollo swear fealty to?", passages, top_n=200)
+    by_doc = {sp.doc_id: sp.features for sp in out.spans}
+    assert set(by_doc) == {"a", "b"}
+    assert by_doc["a"]["terms_own"] == pytest.approx(1.0)
+    assert by_doc["a"]["terms_near"] == pytest.approx(1.0)
+    assert by_doc["b"]["terms_own"] == 0.0 and by_doc["b"]["terms_near"] == 0.0
+    assert by_doc["a"]["terms_top"] == by_doc["b"]["terms_top"] == pytest.approx(1.0)

@@ -204,6 +204,21 @@ def test_threshold_refuses_each_population_as_targeted() -> None:
     assert np.mean([c.p < lower for c in choices]) < 0.95
 
 
+def test_threshold_holds_in_every_article_not_only_pooled() -> None:
+    """An easy article does not pay for a hard one: pooled, 0.3 refuses 95 % of these; in the
+    hard article it refuses only 90 %, so the threshold rises until that one reaches 95 %."""
+    from qa.train.calibrate import Choice, choose_threshold
+
+    easy = [_case("out_of_corpus", ["x"], [[0.0]], ["x"], title="Easy") for _ in range(20)]
+    hard = [_case("out_of_corpus", ["x"], [[0.0]], ["x"], title="Hard") for _ in range(20)]
+    choices = [Choice("x", 0.01, 0.0)] * 20
+    choices += [Choice("x", 0.01, 0.0)] * 18 + [Choice("x", 0.3, 0.0), Choice("x", 0.5, 0.0)]
+    cases = easy + hard
+    pooled = np.mean([c.p < 0.3 for c in choices])
+    assert pooled >= 0.95
+    assert choose_threshold(cases, choices, out_of_corpus=0.95, adversarial=0.0) == 0.5
+
+
 def test_confidence_fit_ranks_and_separates() -> None:
     """On cases where the null margin tells right from wrong, the fitted model picks the right
     meaning out of fold and gives it the higher probability."""
