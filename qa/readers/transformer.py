@@ -33,6 +33,7 @@ from qa import cores
 from qa.answers import group_by_meaning
 from qa.readers.confidence import ConfidenceModel, Evidence, model_fingerprint
 from qa.readers.overlap import content_terms, coverage, near
+from qa.readers.spans import best_spans
 from qa.readers.windows import TOKENIZER_FILE, FastTokenizer, HFTokenizer, PairTokenizer, Windows
 from qa.types import Passage, ReaderOutput, Span
 
@@ -473,22 +474,15 @@ class TransformerReader:
 
         ls, le = log_softmax(s), log_softmax(e)
         null = float(s[0] + e[0])
-        cs, ce = s[ctx], e[ctx]
-        scores = cs[:, None] + ce[None, :]
-        i, j = np.indices(scores.shape)
-        band = (j >= i) & (j - i < self.max_answer_tokens)
+        same_line = None
         if breaks.size:
             first = np.searchsorted(breaks, offsets[ctx, 0])
             last = np.searchsorted(breaks, offsets[ctx, 1])
-            band &= first[:, None] == last[None, :]
-        if not band.any():
-            return []
-        scores = np.where(band, scores, -np.inf)
-        k = min(self.spans_per_window, int(band.sum()))
-        flat = np.argpartition(-scores.ravel(), k - 1)[:k]
+            same_line = first[:, None] == last[None, :]
         out = []
-        for f in flat:
-            a, b = divmod(int(f), scores.shape[1])
+        for a, b, _ in best_spans(
+            s[ctx], e[ctx], self.max_answer_tokens, self.spans_per_window, same_line
+        ):
             ta, tb = int(ctx[a]), int(ctx[b])
             span_logit = float(s[ta] + e[tb])
             out.append(

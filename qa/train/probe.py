@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from qa.eval.metrics import best_exact, best_f1
+from qa.readers.spans import best_spans
 from qa.readers.transformer import model_inputs
 from qa.train.data import load_squad, select
 from qa.train.features import Window, encode_windows
@@ -84,10 +85,12 @@ def probe(
             if not ctx:
                 continue
             lo_t, hi_t = ctx[0], ctx[-1]
-            score, text = _best_span(s, e, lo_t, hi_t, max_answer_tokens, w)
+            (a, b, score), *_ = best_spans(
+                s[lo_t : hi_t + 1], e[lo_t : hi_t + 1], max_answer_tokens, 1
+            )
             k = owner[r]
             if score > best[k][0]:
-                best[k] = (score, text)
+                best[k] = (score, w.context[w.offsets[lo_t + a][0] : w.offsets[lo_t + b][1]])
     f1s, ems = [], []
     for e, (_, text) in zip(examples, best, strict=True):
         golds = [a for a, _ in e.answers]
@@ -99,19 +102,3 @@ def probe(
         round(100 * float(np.mean(f1s)), 2),
         round(100 * float(np.mean(ems)), 2),
     )
-
-
-def _best_span(
-    start: np.ndarray, end: np.ndarray, lo: int, hi: int, max_len: int, w: Any
-) -> tuple[float, str]:
-    s = start[lo : hi + 1]
-    e = end[lo : hi + 1]
-    n = len(s)
-    # score[i, j] = s[i] + e[j] for i <= j < i + max_len
-    grid = s[:, None] + e[None, :]
-    i, j = np.indices((n, n))
-    grid = np.where((j >= i) & (j < i + max_len), grid, -np.inf)
-    a, b = np.unravel_index(int(np.argmax(grid)), grid.shape)
-    c0 = w.offsets[lo + a][0]
-    c1 = w.offsets[lo + b][1]
-    return float(grid[a, b]), w.context[c0:c1]
