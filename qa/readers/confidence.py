@@ -5,8 +5,9 @@ regression over a fixed list of features of one answer (all the spans that state
 ``qa.answers.group_by_meaning``). The span model says how good the span is inside its window; the
 features add what a window cannot see: how much of the reader's belief the meaning holds against
 the other candidates, how many documents state it, and how close the passages are to the
-question at all (a question about something the index does not hold retrieves passages that are
-only vaguely similar, which the span model alone cannot tell from a hard question).
+question at all, by meaning and by the words they share with it (a question about something the
+index does not hold retrieves passages that are only vaguely similar and miss its names, which
+the span model alone cannot tell from a hard question).
 
 The model is fitted by ``qa calibrate-reader`` (qa/train/calibrate.py) on held-out articles and
 stored in the reader's ``calibration.json``, with the fingerprint of the weights it was fitted

@@ -10,7 +10,8 @@ Scores. For every window the model gives span logits (start + end) and a null lo
 + [CLS] end). Candidate spans are grouped by meaning (``qa.answers.group_by_meaning``), and each
 meaning gets one probability of being right from the fitted confidence model in
 ``calibration.json`` (``qa.readers.confidence``), which also weighs how much of the reader's belief
-the meaning holds, how many documents state it and how close the passages are to the question.
+the meaning holds, how many documents state it, how close the passages are to the question and
+how much of the question they mention (``qa.readers.overlap``).
 Without a calibration file (a user's own model) the null margin goes through a logistic function,
 which orders answers but promises no probability.
 
