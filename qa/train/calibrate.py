@@ -19,10 +19,9 @@ first choices (two folds by article).
 The threshold serves the service's population, not SQuAD 2.0's: the lowest (answer as often as
 possible) at which out-of-fold the reader still refuses ``OUT_OF_CORPUS_TARGET`` of the
 out-of-corpus questions and ``ADVERSARIAL_TARGET`` of the adversarial ones, in every calibration
-article on its own. The service meets
-answerable questions and questions its archive does not cover; SQuAD 2.0's adversarial questions
-are reported (``trade_off`` in the fitted file shows what refusing them would cost) but by
-default do not set the threshold.
+article on its own. The service meets answerable questions and questions its archive does not
+cover; SQuAD 2.0's adversarial questions are reported (``trade_off`` in the fitted file shows
+what refusing them would cost) but by default do not set the threshold.
 """
 
 from __future__ import annotations
