@@ -99,12 +99,21 @@ def batch_order(lengths: list[int], batch_size: int, seed: int, epoch: int) -> l
     return batches
 
 
+#: batch widths are rounded up to a multiple of this (see ``collate``)
+WIDTH_STEP = 32
+
+
 def collate(windows: list[Window], pad_id: int, *, token_types: bool = True) -> dict[str, Any]:
     """``token_types=False`` for encoders without segment embeddings (MPNet, RoBERTa), whose
-    ``forward`` does not take ``token_type_ids``."""
+    ``forward`` does not take ``token_type_ids``.
+
+    The batch is padded to a multiple of ``WIDTH_STEP`` tokens, so that a run meets a few input
+    shapes, not a new one almost every step: on a CPU, batches cut to their exact longest window
+    grew a run's heap until the kernel killed it, and each new shape also pays its own set-up."""
     import torch
 
-    width = max(len(w.input_ids) for w in windows)
+    longest = max(len(w.input_ids) for w in windows)
+    width = -(-longest // WIDTH_STEP) * WIDTH_STEP
     ids = torch.full((len(windows), width), pad_id, dtype=torch.long)
     types = torch.zeros((len(windows), width), dtype=torch.long)
     mask = torch.zeros((len(windows), width), dtype=torch.long)

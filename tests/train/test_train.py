@@ -277,6 +277,21 @@ def test_negative_windows_are_capped(tiny_base: Path) -> None:
     assert [w for w in capped if w.start] == [w for w in all_windows if w.start]
 
 
+def test_batches_are_padded_to_a_few_widths() -> None:
+    from qa.train.features import Window
+    from qa.train.trainer import WIDTH_STEP, collate
+
+    def window(n: int) -> Window:
+        return Window(list(range(1, n + 1)), [0] * n, start=0, end=0)
+
+    widths = {collate([window(n), window(3)], pad_id=0)["input_ids"].shape[1] for n in range(1, 97)}
+    assert widths == {WIDTH_STEP, 2 * WIDTH_STEP, 3 * WIDTH_STEP}
+    batch = collate([window(40), window(3)], pad_id=0)
+    assert batch["attention_mask"].sum(dim=1).tolist() == [40, 3]  # padding is masked out
+    assert batch["input_ids"][0, :40].tolist() == list(range(1, 41))
+    assert (batch["input_ids"][0, 40:] == 0).all()
+
+
 def test_squad_metrics_use_official_normalisation() -> None:
     assert normalize_answer("The  U.S. Army!") == "us army"
     assert exact_match("the Normans", "Normans") == 1.0

