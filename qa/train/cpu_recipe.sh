@@ -25,7 +25,7 @@ STUDENT_BASE=${STUDENT_BASE:-$HOME/.cache/qa-train/gpu-k7/reader-k7}
 TEACHER_EPOCHS=${TEACHER_EPOCHS:-2}
 STUDENT_EPOCHS=${STUDENT_EPOCHS:-3}
 EXTRA_FLAGS=${EXTRA_FLAGS:-}  # e.g. "--max-examples 100" for a dry run
-SPLIT=qa/models/reader/split.json
+SPLIT=qa/models/reader/split.json  # as in recipe_data.sh
 export PYTHONUNBUFFERED=1
 mkdir -p "$CACHE"
 
@@ -34,14 +34,8 @@ done_() { [ -f "$CACHE/$1.done" ]; }
 mark() { date -u +%FT%TZ > "$CACHE/$1.done"; say "$1 done"; }
 resume_flag() { [ -f "$1/checkpoint.pt" ] && echo --resume || true; }
 
-T=$DATA/train
-FLAGS=(--data "$DATA/squad1-dev-public.json" --no-answer "$DATA/squad2-dev-public.json"
-  --split "$SPLIT"
-  --extra "$T/squad_train_partial.json" --extra "$T/squadshifts_new_wiki.json"
-  --extra "$T/nq_qed.json" --extra "$T/nq_open_oracle.json" --extra "$T/covid_qa_partial.json:600"
-  --extra "$T/squadshifts_amazon.json:3000" --extra "$T/squadshifts_reddit.json:3000"
-  --extra "$T/tweetqa_extractive.json:2000" --negatives 5000 --max-negative-windows 2
-  --bf16 --batch 32 --device cpu)
+source qa/train/recipe_data.sh
+recipe_flags "$DATA" cpu
 # shellcheck disable=SC2206
 FLAGS+=($EXTRA_FLAGS)
 

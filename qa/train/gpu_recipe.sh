@@ -115,14 +115,10 @@ run() {
   $PY -m qa.train unpack-model --from "$WORK/packed/student" --out "$WORK/student"
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 
-  local D=$WORK/data T=$WORK/data/train
-  local FLAGS=(--data "$D/squad1-dev-public.json" --no-answer "$D/squad2-dev-public.json"
-    --split qa/models/reader/split.json
-    --extra "$T/squad_train_partial.json" --extra "$T/squadshifts_new_wiki.json"
-    --extra "$T/nq_qed.json" --extra "$T/nq_open_oracle.json" --extra "$T/covid_qa_partial.json:600"
-    --extra "$T/squadshifts_amazon.json:3000" --extra "$T/squadshifts_reddit.json:3000"
-    --extra "$T/tweetqa_extractive.json:2000" --negatives 5000 --max-negative-windows 2
-    --bf16 --batch 32 --save-every 100000000 --device "$DEVICE")
+  local D=$WORK/data
+  source qa/train/recipe_data.sh
+  recipe_flags "$D" "$DEVICE"
+  FLAGS+=(--save-every 100000000)
   # shellcheck disable=SC2206
   FLAGS+=($EXTRA_FLAGS)
   if [ -n "${TEACHER_STEPS:-}" ] && [ -n "${STUDENT_STEPS:-}" ]; then
