@@ -25,7 +25,6 @@ STUDENT_BASE=${STUDENT_BASE:-$HOME/.cache/qa-train/gpu-k7/reader-k7}
 TEACHER_EPOCHS=${TEACHER_EPOCHS:-2}
 STUDENT_EPOCHS=${STUDENT_EPOCHS:-3}
 EXTRA_FLAGS=${EXTRA_FLAGS:-}  # e.g. "--max-examples 100" for a dry run
-SPLIT=qa/models/reader/split.json  # as in recipe_data.sh
 export PYTHONUNBUFFERED=1
 mkdir -p "$CACHE"
 

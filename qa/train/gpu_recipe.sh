@@ -133,7 +133,7 @@ run() {
   echo "teacher done at $((SECONDS - t0)) s"
   for m in teacher/final student; do
     $PY -m qa.train probe-reader --model "$WORK/$m" --data "$D/squad2-dev-public.json" \
-      --split qa/models/reader/split.json --device "$DEVICE" 2>"$WORK/probe.err" \
+      --split "$SPLIT" --device "$DEVICE" 2>"$WORK/probe.err" \
       | tee -a "$OUT/probes.jsonl" || { tail -20 "$WORK/probe.err"; exit 1; }
   done
   $PY -m qa.train train-reader "${FLAGS[@]}" --base-model "$WORK/student" --out "$WORK/distilled" \
@@ -143,7 +143,7 @@ run() {
     2>&1 | grep -v -E "^(DEBUG|Loading|Writing)" | tail -5
   echo "student done at $((SECONDS - t0)) s"
   $PY -m qa.train probe-reader --model "$WORK/distilled/final" --data "$D/squad2-dev-public.json" \
-    --split qa/models/reader/split.json --device "$DEVICE" 2>"$WORK/probe.err" \
+    --split "$SPLIT" --device "$DEVICE" 2>"$WORK/probe.err" \
     | tee -a "$OUT/probes.jsonl" || { tail -20 "$WORK/probe.err"; exit 1; }
 
   # The student back in fp16 (training ran in bf16 autocast over fp32 weights), cut to fit the
