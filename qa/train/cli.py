@@ -147,6 +147,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--device", default="auto")
     r.set_defaults(func=probe_handler)
 
+    v = subparsers.add_parser(
+        "recover-reader",
+        help="fp32 Hugging Face weights from a shipped int8 ONNX reader, to train on from there",
+    )
+    v.add_argument("--model", required=True, help="artifact dir holding model.onnx and config.json")
+    v.add_argument("--out", required=True, help="where the Hugging Face folder goes")
+    v.set_defaults(func=recover_handler)
+
     k = subparsers.add_parser(
         "pack-model",
         help="shrink a model folder to int8/int4 parts for a size-limited transfer",
@@ -178,6 +186,16 @@ def probe_handler(args: argparse.Namespace, settings: Any = None) -> int:
     titles = split.calibration if args.part == "calibration" else split.test
     result = probe(args.model, args.data, titles, device=args.device)
     print(json.dumps({**result.to_dict(), "part": args.part}))
+    return 0
+
+
+def recover_handler(args: argparse.Namespace, settings: Any = None) -> int:
+    from qa.train.recover import RecoveryError, recover
+
+    try:
+        print(recover(args.model, args.out))
+    except RecoveryError as exc:
+        raise SystemExit(f"recover-reader: {exc}") from exc
     return 0
 
 

