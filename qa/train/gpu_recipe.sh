@@ -12,6 +12,8 @@
 #
 # Inputs: $XFER/{a,b} (packed mpnet parts under mpnet/, the student under student/, data.tar.xz
 # holding the ../shared/data files, a bm25s wheel), $STASH (parts kept by `stash`), $OUT.
+# The student's parts: `python -m qa.train recover-reader --model qa/models/reader --out S`, then
+# `python -m qa.train pack-model --model S --out .xfer/a/student --int8-only`.
 # BUDGET_S: the seconds `run` may take in all; the teacher's steps are cut to fit, from a
 # measured step time, and the steps taken are recorded in each run's train_config.json.
 set -euo pipefail
