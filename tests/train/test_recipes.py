@@ -1,9 +1,11 @@
-"""The recipe scripts: their data flags are options train-reader takes, and the CPU recipe resumes
-at the first stage without its ``.done`` marker."""
+"""The recipe scripts: their data flags are options train-reader takes, the CPU recipe resumes
+at the first stage without its ``.done`` marker, and the GPU recipe's two ends on this machine
+(`prepare` and `land`) hand over what its device run needs and brings back."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -85,3 +87,91 @@ def test_cpu_recipe_distils_into_the_shipped_reader_by_default(tmp_path: Path) -
     assert out.returncode != 0 and not (tmp_path / "student.done").exists()
     base = tmp_path / "student-base"
     assert (base / "model.safetensors").is_file() and (base / "config.json").is_file()
+
+
+def run_gpu_recipe(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "qa/train/gpu_recipe.sh", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "WHEELS": "", **env},
+        timeout=240,
+    )
+
+
+def test_gpu_recipe_prepare_splits_the_inputs_over_two_calls(tmp_path: Path) -> None:
+    """What `run` unpacks is there, whole, and each call's share fits its carry."""
+    import tarfile
+
+    from support import save_tiny_mpnet
+    from transformers import AutoConfig
+
+    from qa.train.transport import unpack
+
+    data = tmp_path / "data"
+    (data / "train").mkdir(parents=True)
+    for name in ("squad1-dev-public.json", "squad2-dev-public.json", "train/extra.json"):
+        (data / name).write_text('{"data": []}')
+    base = save_tiny_mpnet(tmp_path / "mpnet", qa_head=False)
+    xfer, work = tmp_path / "xfer", tmp_path / "work"
+    out = run_gpu_recipe(
+        "prepare", DATA=str(data), TEACHER_BASE=str(base), XFER=str(xfer), WORK=str(work)
+    )
+    assert out.returncode == 0, out.stderr
+    for part in ("a", "b"):
+        size = sum(f.stat().st_size for f in (xfer / part).rglob("*") if f.is_file())
+        assert 0 < size <= 63 << 20
+    assert (xfer / "a" / "mpnet" / "packed.json").is_file()
+    teacher = unpack([xfer / "a" / "mpnet", xfer / "b" / "mpnet"], tmp_path / "teacher")
+    assert AutoConfig.from_pretrained(teacher).model_type == "mpnet"
+    student = unpack([xfer / "b" / "student"], tmp_path / "student")
+    shipped = json.loads((ROOT / "qa/models/reader/config.json").read_text())
+    assert AutoConfig.from_pretrained(student).num_hidden_layers == shipped["num_hidden_layers"]
+    with tarfile.open(xfer / "b" / "data.tar.xz") as tar:
+        names = set(tar.getnames())
+    assert {"squad1-dev-public.json", "squad2-dev-public.json", "train/extra.json"} <= names
+
+
+def test_gpu_recipe_land_hands_the_student_to_the_cpu_recipe(tmp_path: Path) -> None:
+    """The fetched fp16 parts and run archive become `student/final`; the CPU recipe exports it
+    (and then stops here, where there is no data to calibrate on)."""
+    import tarfile
+
+    from safetensors.torch import load_file, save_file
+    from support import save_tiny_bert
+
+    model = save_tiny_bert(tmp_path / "distilled" / "final", qa_head=True)
+    weights = load_file(model / "model.safetensors")
+    fetched = tmp_path / "fetched"
+    fetched.mkdir()
+    save_file({k: v.half() for k, v in weights.items()}, str(tmp_path / "fp16.safetensors"))
+    blob = (tmp_path / "fp16.safetensors").read_bytes()
+    third = len(blob) // 3 + 1
+    for k in range(3):
+        part = fetched / f"student-fp16.safetensors.part{k}"
+        part.write_bytes(blob[k * third : (k + 1) * third])
+    (model / "model.safetensors").unlink()
+    with tarfile.open(fetched / "runs.tar.gz", "w:gz") as tar:
+        tar.add(model, arcname="distilled/final")
+
+    cache = tmp_path / "cache"
+    out = run_gpu_recipe("land", str(fetched), CACHE=str(cache), DATA=str(tmp_path / "no-data"))
+    assert out.returncode != 0  # calibration needs ../shared/data
+    assert (cache / "teacher.done").is_file() and (cache / "student.done").is_file()
+    landed = load_file(cache / "student" / "final" / "model.safetensors")
+    assert all(torch_equal(landed[k], weights[k].half()) for k in weights)
+    assert (cache / "artifact" / "model.onnx").is_file()
+    assert not (cache / "artifact.done").exists()
+
+
+def test_gpu_recipe_land_refuses_a_folder_without_results(tmp_path: Path) -> None:
+    out = run_gpu_recipe("land", str(tmp_path), CACHE=str(tmp_path / "cache"))
+    assert out.returncode == 2 and "runs.tar.gz" in out.stderr
+    assert not (tmp_path / "cache" / "student.done").exists()
+
+
+def torch_equal(a, b) -> bool:  # type: ignore[no-untyped-def]
+    import torch
+
+    return bool(torch.equal(a, b))
