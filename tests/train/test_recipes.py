@@ -123,14 +123,29 @@ def test_gpu_recipe_prepare_splits_the_inputs_over_two_calls(tmp_path: Path) -> 
         size = sum(f.stat().st_size for f in (xfer / part).rglob("*") if f.is_file())
         assert 0 < size <= 63 << 20
     assert (xfer / "a" / "mpnet" / "packed.json").is_file()
-    teacher = unpack([xfer / "a" / "mpnet", xfer / "b" / "mpnet"], tmp_path / "teacher")
+    mpnet = expanded([xfer / "a" / "mpnet", xfer / "b" / "mpnet"], tmp_path / "packed-mpnet")
+    teacher = unpack([mpnet], tmp_path / "teacher")
     assert AutoConfig.from_pretrained(teacher).model_type == "mpnet"
-    student = unpack([xfer / "b" / "student"], tmp_path / "student")
+    packed = expanded([xfer / "b" / "student"], tmp_path / "packed-student")
+    student = unpack([packed], tmp_path / "student")
     shipped = json.loads((ROOT / "qa/models/reader/config.json").read_text())
     assert AutoConfig.from_pretrained(student).num_hidden_layers == shipped["num_hidden_layers"]
     with tarfile.open(xfer / "b" / "data.tar.xz") as tar:
         names = set(tar.getnames())
     assert {"squad1-dev-public.json", "squad2-dev-public.json", "train/extra.json"} <= names
+
+
+def expanded(sources: list[Path], dest: Path) -> Path:
+    """The files of ``sources`` in ``dest``, ``.xz`` ones expanded, as `run` lays them out."""
+    import lzma
+
+    dest.mkdir()
+    for f in (f for src in sources for f in src.iterdir()):
+        if f.suffix == ".xz":
+            (dest / f.stem).write_bytes(lzma.decompress(f.read_bytes()))
+        else:
+            (dest / f.name).write_bytes(f.read_bytes())
+    return dest
 
 
 def test_gpu_recipe_land_hands_the_student_to_the_cpu_recipe(tmp_path: Path) -> None:
