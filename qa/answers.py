@@ -42,7 +42,7 @@ def token_f1(prediction: Sequence[str], gold: Sequence[str]) -> float:
 
 
 @lru_cache(maxsize=8192)
-def _sentences(text: str) -> tuple[tuple[int, int], ...]:
+def passage_sentences(text: str) -> tuple[tuple[int, int], ...]:
     """Sentence offsets of a passage. A corpus hands the same chunks out again and again, and
     segmenting one costs a few ms, as much as the rest of citing together."""
     return tuple(sentence_spans(text))
@@ -50,7 +50,7 @@ def _sentences(text: str) -> tuple[tuple[int, int], ...]:
 
 def sentence_around(passage: Passage, start: int, end: int) -> tuple[int, int]:
     """Document offsets of the sentence(s) of ``passage`` that hold ``[start, end)``."""
-    spans = _sentences(passage.text)
+    spans = passage_sentences(passage.text)
     if not spans:
         return passage.start, passage.end
     starts = [s for s, _ in spans]

@@ -21,6 +21,7 @@ all, so "no passage answers" is "the best candidate is wrong".
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import threading
@@ -31,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from qa import cores
-from qa.answers import group_by_meaning
+from qa.answers import group_by_meaning, passage_sentences
 from qa.readers.confidence import ConfidenceModel, Evidence, model_fingerprint
 from qa.readers.overlap import content_terms, coverage, near
 from qa.readers.spans import best_spans
@@ -111,6 +112,27 @@ def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end < len(text) and text[end - 1].isalnum() and text[end].isalnum():
         end += 1
     return start, end
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"'\u2019\u201d)\]]*\Z")
+_SENTENCE_START = re.compile(r"[\"'\u2018\u201c(\[]*[A-Z]")
+
+
+def span_breaks(text: str) -> np.ndarray:
+    """Offsets in ``text`` that no answer may run across. A line break: in news text a span
+    across one is a caption or a heading bleeding into the next paragraph ("(photo: Moscow
+    Times)\nAFP"). The end of a sentence: an answer is a phrase within one sentence, and a span
+    running on into the next joins it to words that answer nothing."""
+    found = {m.start() for m in re.finditer("\n", text)}
+    # each sentence's end but the last (a token ending there stays with its sentence), where
+    # prose says so too: the segmenter also cuts inside formulas ("(p − 1)! + 1")
+    spans = passage_sentences(text)
+    found.update(
+        end
+        for (_, end), (nxt, _) in itertools.pairwise(spans)
+        if _SENTENCE_END.search(text, max(end - 4, 0), end) and _SENTENCE_START.match(text, nxt)
+    )
+    return np.array(sorted(found), dtype=np.int64)
 
 
 def _abbreviation(before_dot: str) -> bool:
@@ -269,11 +291,7 @@ class TransformerReader:
             tokenizer.trim(question, self.max_question_tokens), [p.text for p in usable]
         )
         start_logits, end_logits = self._forward(cut)
-        # an answer never runs across a line break: in news text that is a caption or a heading
-        # bleeding into the next paragraph ("(photo: Moscow Times)\nAFP")
-        breaks = [
-            np.array([m.start() for m in re.finditer("\n", p.text)], dtype=np.int64) for p in usable
-        ]
+        breaks = [span_breaks(p.text) for p in usable]
         raws: list[dict[str, Any]] = []
         for w in range(start_logits.shape[0]):
             passage_idx = int(cut.passage[w])

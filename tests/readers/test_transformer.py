@@ -12,7 +12,7 @@ import pytest
 from support import SEEDS, save_tiny_bert, save_tiny_mpnet
 
 from qa.readers.base import Reader
-from qa.readers.transformer import TransformerReader, tidy_span, whole_words
+from qa.readers.transformer import TransformerReader, span_breaks, tidy_span, whole_words
 from qa.settings import SHIPPED_READER
 from qa.types import Passage
 
@@ -260,3 +260,42 @@ def test_spans_never_cross_a_line_break(tiny_model: Path) -> None:
     out = reader.read("Which news agency commented?", [passage], top_n=100)
     assert len(out.spans) > 20
     assert all("\n" not in s.text for s in out.spans)
+
+
+def test_spans_never_run_into_the_next_sentence(tiny_model: Path) -> None:
+    text = (
+        "The Sentinel expects a \u201csoft\u201d annexation. What I mean by a \u201csoft\u201d "
+        "annexation is a slow one, Dr. Alborov said. It was signed on March 18. "
+    ) * 2
+    passage = Passage(doc_id="n", chunk_index=0, start=0, end=len(text), text=text, rank=1)
+    reader = TransformerReader(tiny_model, max_length=64, stride=16, spans_per_window=50)
+    out = reader.read("What kind of annexation?", [passage], top_n=100)
+    assert len(out.spans) > 20
+    crossing = [". What", ". It", "18. The"]
+    assert not [s.text for s in out.spans if any(c in s.text for c in crossing)]
+
+
+@pytest.mark.parametrize(
+    ("text", "cut_after"),
+    [
+        # prose: each sentence's end, the last one aside; quotes close with their sentence
+        ("He left. She stayed. They wept.", ["He left.", "She stayed."]),
+        ("\u201cWe will stay.\u201d Then he left.", ["\u201cWe will stay.\u201d"]),
+        # a line break cuts wherever it is, before it (the break itself is not in an answer)
+        ("Moscow Times\nAFP reported it", ["Moscow Times"]),
+        # cuts the segmenter makes that prose would not: inside formulas
+        ("By Wilson's theorem (p \u2212 1)! + 1 is divisible by p.", []),
+        ("The k-th block is [256kn + 1, 256k(n + 1) \u2212 1], which holds primes.", []),
+    ],
+)
+def test_span_breaks(text: str, cut_after: list[str]) -> None:
+    assert span_breaks(text).tolist() == [len(prefix) for prefix in _prefixes(text, cut_after)]
+
+
+def _prefixes(text: str, cut_after: list[str]) -> list[str]:
+    """The text up to the end of each piece, the pieces found in order."""
+    out, pos = [], 0
+    for piece in cut_after:
+        pos = text.index(piece, pos) + len(piece)
+        out.append(text[:pos])
+    return out
