@@ -248,31 +248,34 @@ def test_whole_words(span: str, expected: str) -> None:
     assert text[s:e] == expected
 
 
-def test_spans_never_cross_a_line_break(tiny_model: Path) -> None:
-    # a caption running into the next paragraph: an untrained model proposes spans everywhere,
-    # so without the rule some of its top 100 would run across the line breaks
-    text = (
-        "President Putin and the leader of South Ossetia sign the treaty (photo: Moscow Times)\n"
-        "AFP commented that the decision was a dangerous blow.\n\nAmerica and NATO jump up\n"
-    ) * 3
+@pytest.mark.parametrize(
+    ("text", "forbidden"),
+    [
+        # a caption running into the next paragraph
+        (
+            "President Putin and the leader of South Ossetia sign the treaty (photo: Moscow "
+            "Times)\nAFP commented that the decision was a dangerous blow.\n\nAmerica and NATO "
+            "jump up\n",
+            ["\n"],
+        ),
+        # a phrase running on into the next sentence
+        (
+            "The Sentinel expects a \u201csoft\u201d annexation. What I mean by a \u201csoft\u201d "
+            "annexation is a slow one, Dr. Alborov said. It was signed on March 18. ",
+            [". What", ". It", "18. The"],
+        ),
+    ],
+    ids=["line-break", "sentence-end"],
+)
+def test_spans_never_run_across_a_break(tiny_model: Path, text: str, forbidden: list[str]) -> None:
+    # an untrained model proposes spans everywhere, so without the rule some of its top 100
+    # would run across the breaks
+    text *= 3
     passage = Passage(doc_id="n", chunk_index=0, start=0, end=len(text), text=text, rank=1)
     reader = TransformerReader(tiny_model, max_length=64, stride=16, spans_per_window=50)
     out = reader.read("Which news agency commented?", [passage], top_n=100)
     assert len(out.spans) > 20
-    assert all("\n" not in s.text for s in out.spans)
-
-
-def test_spans_never_run_into_the_next_sentence(tiny_model: Path) -> None:
-    text = (
-        "The Sentinel expects a \u201csoft\u201d annexation. What I mean by a \u201csoft\u201d "
-        "annexation is a slow one, Dr. Alborov said. It was signed on March 18. "
-    ) * 2
-    passage = Passage(doc_id="n", chunk_index=0, start=0, end=len(text), text=text, rank=1)
-    reader = TransformerReader(tiny_model, max_length=64, stride=16, spans_per_window=50)
-    out = reader.read("What kind of annexation?", [passage], top_n=100)
-    assert len(out.spans) > 20
-    crossing = [". What", ". It", "18. The"]
-    assert not [s.text for s in out.spans if any(c in s.text for c in crossing)]
+    assert not [sp.text for sp in out.spans if any(f in sp.text for f in forbidden)]
 
 
 @pytest.mark.parametrize(
