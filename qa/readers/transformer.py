@@ -167,7 +167,8 @@ class TransformerReader:
         threshold: float | None = None,
         device: str = "cpu",
         max_question_tokens: int = 64,
-        spans_per_window: int = 5,
+        # more candidates make a meaning's share of them a finer signal for the confidence model
+        spans_per_window: int = 10,
         batch_size: int = 32,
     ) -> None:
         if max_length < 32 or stride < 0 or stride >= max_length // 2:

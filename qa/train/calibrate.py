@@ -132,9 +132,10 @@ def collect(model: str | Path, squad2: str | Path, split: Split) -> list[Case]:
 
 
 def _window() -> list[int]:
-    """The reader's window and stride: cases read with other windows have other features."""
+    """The reader's window, stride and spans kept per window: cases read with others have
+    other features (a meaning's share of the candidates, for one)."""
     reader = TransformerReader(SHIPPED_READER)
-    return [reader.max_length, reader.stride]
+    return [reader.max_length, reader.stride, reader.spans_per_window]
 
 
 def _depth() -> int:
