@@ -17,8 +17,9 @@
 #                                     calibration and evaluation of the student (cpu_recipe.sh)
 #
 # The device releases an idle machine within seconds, so the calls must follow each other at
-# once. What `run` reads from $STASH: mpnet/ (packed all-mpnet-base-v2), student/ (the shipped
-# reader's recovered weights, packed), data.tar.xz (the ../shared/data files), a bm25s wheel.
+# once. What `run` reads from $STASH: mpnet/ (packed all-mpnet-base-v2), data.tar.xz (the
+# ../shared/data files), a bm25s wheel. The student needs no transfer: `run` recovers it there
+# from the shipped reader, which travels with the working tree (`recover-reader`).
 # BUDGET_S: the seconds `run` may take in all; the teacher's steps are cut to fit, from a
 # measured step time, and the steps taken are recorded in each run's train_config.json.
 set -euo pipefail
@@ -122,9 +123,8 @@ run() {
   fi
   mkdir -p "$WORK/data" && tar xJf "$STASH/data.tar.xz" -C "$WORK/data"
   unxz_into "$WORK/packed/mpnet" "$STASH/mpnet"
-  unxz_into "$WORK/packed/student" "$STASH/student"
   $PY -m qa.train unpack-model --from "$WORK/packed/mpnet" --out "$WORK/mpnet"
-  $PY -m qa.train unpack-model --from "$WORK/packed/student" --out "$WORK/student"
+  $PY -m qa.train recover-reader --model qa/models/reader --out "$WORK/student"
   nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 
   local D=$WORK/data
@@ -188,7 +188,7 @@ prepare() {  # on this machine: everything `run` needs, in parts that each fit o
   local room=$(((64 << 20) - $(travelling_bytes) - (1 << 20)))
   [ "$room" -ge $((4 << 20)) ] || { echo "the working tree leaves no room to carry" >&2; exit 4; }
   rm -rf "$XFER" "$p"
-  mkdir -p "$p/all/mpnet" "$p/all/student"
+  mkdir -p "$p/all/mpnet"
   source qa/train/recipe_data.sh
   if [ -n "${TEACHER_BASE:-}" ]; then
     base=$TEACHER_BASE
@@ -200,11 +200,8 @@ prepare() {  # on this machine: everything `run` needs, in parts that each fit o
   local part_mib=$(((room >> 20) - 1))
   # int8 rows with 4-bit word embeddings: the teacher's fine-tuning adapts to the rounding
   $PY -m qa.train pack-model --model "$base" --out "$p/all/mpnet" --part-mib "$part_mib" > /dev/null
-  $PY -m qa.train recover-reader --model qa/models/reader --out "$p/student" > /dev/null
-  $PY -m qa.train pack-model --model "$p/student" --out "$p/all/student" --int8-only \
-    --part-mib "$part_mib" > /dev/null
   # int8 parts shrink by about an eighth under xz; `run` expands them (unxz_into)
-  xz -T0 -6 "$p"/all/mpnet/*.npz.* "$p"/all/student/*.npz.*
+  xz -T0 -6 "$p"/all/mpnet/*.npz.*
   tar cJf "$p/all/data.tar.xz" -C "$data" squad1-dev-public.json squad2-dev-public.json train
   # the device's Python may lack bm25s (retrieved negatives); WHEELS="" sends none
   local wheels=${WHEELS-bm25s==$($PY -c 'import bm25s; print(bm25s.__version__)')}

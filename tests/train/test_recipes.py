@@ -5,7 +5,6 @@ at the first stage without its ``.done`` marker, and the GPU recipe's two ends o
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -141,10 +140,8 @@ def test_gpu_recipe_prepare_splits_the_inputs_into_parts_that_travel(tmp_path: P
     mpnet = expanded([merged / "mpnet"], tmp_path / "packed-mpnet")
     teacher = unpack([mpnet], tmp_path / "teacher")
     assert AutoConfig.from_pretrained(teacher).model_type == "mpnet"
-    packed = expanded([merged / "student"], tmp_path / "packed-student")
-    student = unpack([packed], tmp_path / "student")
-    shipped = json.loads((ROOT / "qa/models/reader/config.json").read_text())
-    assert AutoConfig.from_pretrained(student).num_hidden_layers == shipped["num_hidden_layers"]
+    # the student travels as the shipped reader, in the working tree, and is recovered there
+    assert not (merged / "student").exists()
     with tarfile.open(merged / "data.tar.xz") as tar:
         names = set(tar.getnames())
     assert {"squad1-dev-public.json", "squad2-dev-public.json", "train/extra.json"} <= names
