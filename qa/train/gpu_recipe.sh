@@ -48,17 +48,15 @@ stash() {  # every part carried here (this call's, and earlier ones' the machine
   find "$STASH" -type f | sort | xargs ls -la
 }
 
-unxz_into() {  # unxz_into DEST SRC...: every file of SRC/ copied into DEST, .xz ones expanded
-  local dest=$1; shift
+unxz_into() {  # unxz_into DEST SRC: every file of SRC/ copied into DEST, .xz ones expanded
+  local dest=$1 src=$2 f
+  [ -d "$src" ] || { echo "$src: nothing stashed there" >&2; exit 1; }
   mkdir -p "$dest"
-  for src in "$@"; do
-    [ -d "$src" ] || continue
-    for f in "$src"/*; do
-      case $f in
-        *.xz) xz -d -c "$f" > "$dest/$(basename "${f%.xz}")" ;;
-        *) cp "$f" "$dest/" ;;
-      esac
-    done
+  for f in "$src"/*; do
+    case $f in
+      *.xz) xz -d -c "$f" > "$dest/$(basename "${f%.xz}")" ;;
+      *) cp "$f" "$dest/" ;;
+    esac
   done
 }
 
@@ -196,7 +194,7 @@ prepare() {  # on this machine: everything `run` needs, in parts that each fit o
     fetch_mpnet "$PY" "$WORK/mpnet-base"
     base=$WORK/mpnet-base/all-mpnet-base-v2
   fi
-  # a part a MiB under the room: xz takes about an eighth more off, and the small files fill in
+  # a part a MiB under the room; xz takes more off, and the small files fill in
   local part_mib=$(((room >> 20) - 1))
   # int8 rows with 4-bit word embeddings: the teacher's fine-tuning adapts to the rounding
   $PY -m qa.train pack-model --model "$base" --out "$p/all/mpnet" --part-mib "$part_mib" > /dev/null

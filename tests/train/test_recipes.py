@@ -137,7 +137,7 @@ def test_gpu_recipe_prepare_splits_the_inputs_into_parts_that_travel(tmp_path: P
     merged = tmp_path / "stash"
     for part in parts:
         shutil.copytree(part, merged, dirs_exist_ok=True)
-    mpnet = expanded([merged / "mpnet"], tmp_path / "packed-mpnet")
+    mpnet = expanded(merged / "mpnet", tmp_path / "packed-mpnet")
     teacher = unpack([mpnet], tmp_path / "teacher")
     assert AutoConfig.from_pretrained(teacher).model_type == "mpnet"
     # the student travels as the shipped reader, in the working tree, and is recovered there
@@ -147,12 +147,12 @@ def test_gpu_recipe_prepare_splits_the_inputs_into_parts_that_travel(tmp_path: P
     assert {"squad1-dev-public.json", "squad2-dev-public.json", "train/extra.json"} <= names
 
 
-def expanded(sources: list[Path], dest: Path) -> Path:
-    """The files of ``sources`` in ``dest``, ``.xz`` ones expanded, as `run` lays them out."""
+def expanded(source: Path, dest: Path) -> Path:
+    """The files of ``source`` in ``dest``, ``.xz`` ones expanded, as `run` lays them out."""
     import lzma
 
     dest.mkdir()
-    for f in (f for src in sources for f in src.iterdir()):
+    for f in source.iterdir():
         if f.suffix == ".xz":
             (dest / f.stem).write_bytes(lzma.decompress(f.read_bytes()))
         else:
@@ -165,6 +165,7 @@ def test_gpu_recipe_land_hands_the_student_to_the_cpu_recipe(tmp_path: Path) -> 
     (and then stops here, where there is no data to calibrate on)."""
     import tarfile
 
+    import torch
     from safetensors.torch import load_file, save_file
     from support import save_tiny_bert
 
@@ -187,7 +188,7 @@ def test_gpu_recipe_land_hands_the_student_to_the_cpu_recipe(tmp_path: Path) -> 
     assert out.returncode != 0  # calibration needs ../shared/data
     assert (cache / "teacher.done").is_file() and (cache / "student.done").is_file()
     landed = load_file(cache / "student" / "final" / "model.safetensors")
-    assert all(torch_equal(landed[k], weights[k].half()) for k in weights)
+    assert all(torch.equal(landed[k], weights[k].half()) for k in weights)
     assert (cache / "artifact" / "model.onnx").is_file()
     assert not (cache / "artifact.done").exists()
 
@@ -196,12 +197,6 @@ def test_gpu_recipe_land_refuses_a_folder_without_results(tmp_path: Path) -> Non
     out = run_gpu_recipe("land", str(tmp_path), CACHE=str(tmp_path / "cache"))
     assert out.returncode == 2 and "runs.tar.gz" in out.stderr
     assert not (tmp_path / "cache" / "student.done").exists()
-
-
-def torch_equal(a, b) -> bool:  # type: ignore[no-untyped-def]
-    import torch
-
-    return bool(torch.equal(a, b))
 
 
 def test_gpu_recipe_stash_keeps_every_part_carried_so_far(tmp_path: Path) -> None:
