@@ -209,6 +209,13 @@ def format_result(result: Result) -> str:
     if result.answer is None:
         lines.append("A: no answer in these documents")
         lines.append(f"   (no-answer score {result.no_answer_score:.2f}; closest passages below)")
+        if result.refusal is not None:
+            closest = result.refusal.closest
+            lines.append(
+                f"   closest candidate, not stated: {closest.text!r} ({closest.score:.2f}, "
+                f"{closest.doc_id})"
+            )
+            lines.append(f"   why: {result.refusal.reason}")
     else:
         lines += _format_answer(result.answer)
         for other in result.answers[1:]:

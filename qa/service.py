@@ -23,6 +23,7 @@ from qa.chunk import chunk_documents, split_oversized
 from qa.embed import Embedder
 from qa.errors import BadInput, TooLarge
 from qa.readers import Reader, make_reader
+from qa.refusal import explain_refusal
 from qa.retrieve import Retriever
 from qa.settings import Settings
 from qa.store import Store, StoreConfig, open_store, store_exists
@@ -345,6 +346,7 @@ class QAService:
             else reader.default_threshold
         )
         answers = aggregate(output, passages, threshold, self.settings.max_answers)
+        refusal = None if answers else explain_refusal(question, output, passages, threshold)
         done = time.perf_counter()
         return Result(
             question=question,
@@ -358,6 +360,7 @@ class QAService:
             },
             no_answer_score=round(float(output.no_answer), 4),
             threshold=threshold,
+            refusal=refusal,
         )
 
     def with_dense_scores(self, question: str, passages: list[Passage]) -> list[Passage]:

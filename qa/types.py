@@ -221,9 +221,44 @@ class Answer(Serializable):
     features: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Unsupported(Serializable):
+    """A part of a question that the closest candidate's sentence does not state (``kind``:
+    name, number, ordinal or term), and what that sentence says in its place (``instead``,
+    empty when nothing of the kind is there)."""
+
+    text: str
+    kind: str
+    instead: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Unsupported:
+        return cls(str(data["text"]), str(data["kind"]), str(data.get("instead") or ""))
+
+    def sentence(self) -> str:
+        """In words, for a person: what the passage says instead, or that it says nothing."""
+        if self.instead:
+            return f"the passage says {self.instead}, not {self.text}"
+        return f"the passage does not mention {self.text}"
+
+
+@dataclass
+class Refusal(Serializable):
+    """Why there is no answer: the candidate the reader came closest to giving (``closest``,
+    below the threshold, so *not stated* by the documents as far as the reader can tell; never an
+    answer), the parts of the question that its sentence does not support, each with what the
+    sentence says in its place, and the same in words."""
+
+    closest: Answer
+    unsupported: list[Unsupported] = field(default_factory=list)
+    reason: str = ""
+    stated: bool = False
+
+
 @dataclass
 class Result(Serializable):
-    """The answer to one question: ``answer`` is None when the documents do not answer it."""
+    """The answer to one question: ``answer`` is None when the documents do not answer it, and
+    then ``refusal`` says why, when the reader had any candidate at all."""
 
     question: str
     answer: Answer | None
@@ -232,6 +267,7 @@ class Result(Serializable):
     timings_ms: dict[str, float] = field(default_factory=dict)
     no_answer_score: float = 0.0
     threshold: float = 0.0
+    refusal: Refusal | None = None
 
 
 @dataclass

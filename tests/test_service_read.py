@@ -32,3 +32,28 @@ def test_a_passage_handed_in_gets_its_cosine(seeds_index_dir: Path) -> None:
     assert result.answer.features["dense_own"] > 0.3
     assert result.answer.features["inverse_rank"] == 1.0
     svc.close()
+
+
+KGB_Q = "Who was the head of the Abkhazian KGB from 1992 to 1998?"
+KGB_TEXT = "Leonid Tibilov was the head of South Ossetian KGB from 1992 to 1998."
+
+
+def test_a_refusal_shows_its_closest_candidate_and_what_the_passage_lacks(
+    seeds_index_dir: Path,
+) -> None:
+    # a threshold no answer reaches: whatever the reader believes, this is a refusal
+    svc = QAService(Settings(index_dir=seeds_index_dir, answer_threshold=1.01))
+    result = svc.read(KGB_Q, [Passage("d", 0, 0, len(KGB_TEXT), KGB_TEXT)])
+    assert result.answer is None and result.refusal is not None
+    closest = result.refusal.closest
+    assert KGB_TEXT[closest.start : closest.end] == closest.text == "Leonid Tibilov"
+    assert not result.refusal.stated
+    assert [u.to_dict() for u in result.refusal.unsupported] == [
+        {"text": "Abkhazian", "kind": "name", "instead": "South Ossetian"}
+    ]
+    assert result.refusal.reason == "The passage says South Ossetian, not Abkhazian."
+    assert result.to_dict()["refusal"]["closest"]["text"] == "Leonid Tibilov"
+    answered = QAService(Settings(index_dir=seeds_index_dir, answer_threshold=0.0))
+    assert answered.read(KGB_Q, [Passage("d", 0, 0, len(KGB_TEXT), KGB_TEXT)]).refusal is None
+    svc.close()
+    answered.close()

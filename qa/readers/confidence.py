@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 #: bump when a feature is added, removed or computed differently: fitted files then refuse to load
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 FEATURES = (
     "null_margin",  # best span logit minus the [CLS] null logit, best member
     "span_logit",  # start + end logit, best member
@@ -40,6 +40,12 @@ FEATURES = (
     "terms_top",  # the largest share of the question's content terms in one passage read
     "terms_own",  # that share in the passage of the best member
     "terms_near",  # that share within a sentence or so of the best member
+    # which of the question's constraints (qa.readers.constraints) the answer's text states
+    "names_sentence",  # share of the question's names stated in the best member's sentence
+    "names_passage",  # ... in its passage
+    "figures_sentence",  # share of its numbers and ordinals stated in that sentence
+    "figures_passage",  # ... in its passage
+    "log_constraints",  # log(1 + the question's constraints): how much the shares can say
 )
 FORMAT = "qa-reader-confidence"
 
@@ -78,6 +84,11 @@ class Evidence:
     terms_top: float
     terms_own: float
     terms_near: float
+    names_sentence: float = 1.0
+    names_passage: float = 1.0
+    figures_sentence: float = 1.0
+    figures_passage: float = 1.0
+    constraints: int = 0
 
     def vector(self) -> np.ndarray:
         return np.array(
@@ -93,6 +104,11 @@ class Evidence:
                 self.terms_top,
                 self.terms_own,
                 self.terms_near,
+                self.names_sentence,
+                self.names_passage,
+                self.figures_sentence,
+                self.figures_passage,
+                math.log1p(self.constraints),
             ],
             dtype=np.float64,
         )

@@ -34,6 +34,7 @@ import numpy as np
 from qa import cores
 from qa.answers import group_by_meaning, passage_sentences
 from qa.readers.confidence import ConfidenceModel, Evidence, model_fingerprint
+from qa.readers.constraints import Constraint, question_constraints, share_stated
 from qa.readers.overlap import content_terms, coverage, near
 from qa.readers.spans import best_spans
 from qa.readers.windows import TOKENIZER_FILE, FastTokenizer, HFTokenizer, PairTokenizer, Windows
@@ -135,6 +136,15 @@ def span_breaks(text: str) -> np.ndarray:
     return np.array(sorted(found), dtype=np.int64)
 
 
+def _sentence_of(text: str, start: int, end: int) -> str:
+    """The sentence (or sentences) of ``text`` holding ``text[start:end]``: where the question's
+    constraints must hold for the span to answer it."""
+    inside = [(s, e) for s, e in passage_sentences(text) if s < end and start < e]
+    if not inside:
+        return text[max(0, start - 200) : end + 200]
+    return text[inside[0][0] : inside[-1][1]]
+
+
 def _abbreviation(before_dot: str) -> bool:
     """True when the "." that follows ``before_dot`` belongs to the word (U.S., Inc., Dr.)."""
     word = before_dot.rsplit(None, 1)[-1] if before_dot.strip() else ""
@@ -149,6 +159,7 @@ class _Context:
     asked: frozenset[str]
     passage_of: dict[int, int]
     coverages: list[float]
+    constraints: list[Constraint]
 
 
 class TransformerReader:
@@ -333,6 +344,7 @@ class TransformerReader:
             asked,
             {id(sp): c["passage"] for sp, c in zip(spans, cands, strict=True)},
             [coverage(asked, p.text) for p in usable],
+            question_constraints(question),
         )
         evidence = [self._evidence(g, share_of, dense_top, usable, context) for g in groups]
         probs = np.clip(
@@ -394,6 +406,7 @@ class TransformerReader:
         at = context.passage_of[id(best)]
         own = passages[at]
         s = best.start - own.start
+        sentence = _sentence_of(own.text, s, s + len(best.text))
         return Evidence(
             null_margin=max(sp.features["null_margin_raw"] for sp in group),
             span_logit=f["span_logit_raw"],
@@ -406,6 +419,11 @@ class TransformerReader:
             terms_top=max(context.coverages),
             terms_own=context.coverages[at],
             terms_near=coverage(context.asked, near(own.text, s, s + len(best.text))),
+            names_sentence=share_stated(context.constraints, sentence, ("name",)),
+            names_passage=share_stated(context.constraints, own.text, ("name",)),
+            figures_sentence=share_stated(context.constraints, sentence, ("number", "ordinal")),
+            figures_passage=share_stated(context.constraints, own.text, ("number", "ordinal")),
+            constraints=len(context.constraints),
         )
 
     def _forward(self, windows: Windows) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,10 @@ question is read the ways the service meets questions, each a population of its 
 * ``out_of_corpus``: an answerable question asked of an index that lacks its article (the other
   training articles), so nothing retrieved answers it: the right output is no answer;
 * ``gold_passage``: its own paragraph alone, where SQuAD 2.0's adversarial unanswerable questions
-  (a near-paraphrase of an answerable one, over the very paragraph) live.
+  (a near-paraphrase of an answerable one, over the very paragraph) live;
+* ``near_miss``: an answerable question perturbed until its paragraph no longer answers it
+  (``qa.train.nearmiss``: another name, number, date or ordinal, a negation, an antonym, the fact
+  cut out), read over that paragraph: the question the documents only come close to answering.
 
 Each meaning the reader proposes for a case is a row of ``qa.readers.confidence.FEATURES``,
 labelled right when its token F1 with a gold answer is >= 0.5 (never, when the documents do not
@@ -16,12 +19,13 @@ answer). A logistic regression over all rows both ranks the meanings of a questi
 probability of the first; its L2 strength is the one with the lowest out-of-fold Brier score of
 first choices (two folds by article).
 
-The threshold serves the service's population, not SQuAD 2.0's: the lowest (answer as often as
-possible) at which out-of-fold the reader still refuses ``OUT_OF_CORPUS_TARGET`` of the
-out-of-corpus questions and ``ADVERSARIAL_TARGET`` of the adversarial ones, in every calibration
-article on its own. The service meets answerable questions and questions its archive does not
-cover; SQuAD 2.0's adversarial questions are reported (``trade_off`` in the fitted file shows
-what refusing them would cost) but by default do not set the threshold.
+The threshold is the one that maximises F1 over every in-corpus case (SQuAD 2.0's overall F1:
+an answerable case scores its answer's token F1 when answered, an unanswerable one 1 when
+refused), answerable, adversarial and near-miss alike, out of fold; but never lower than the
+lowest at which the reader still refuses ``OUT_OF_CORPUS_TARGET`` of the out-of-corpus
+questions in every calibration article on its own. A service that answers what the documents
+only come close to saying is wrong as surely as one that refuses what they state, and F1 counts
+both; questions about what the archive does not hold at all are a floor, not a trade.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import logging
 import pickle
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +43,7 @@ import numpy as np
 from qa.answers import group_by_meaning
 from qa.eval.formats import Example, read_squad
 from qa.eval.metrics import CORRECT_F1, best_f1, calibration
-from qa.readers.confidence import FEATURES, ConfidenceModel, model_fingerprint
+from qa.readers.confidence import FEATURE_VERSION, FEATURES, ConfidenceModel, model_fingerprint
 from qa.readers.transformer import CALIBRATION_NAME, TransformerReader
 from qa.settings import SHIPPED_READER
 from qa.train.data import Split
@@ -47,7 +51,9 @@ from qa.types import Passage
 
 log = logging.getLogger(__name__)
 
-KINDS = ("open_domain", "out_of_corpus", "gold_passage")
+KINDS = ("open_domain", "out_of_corpus", "gold_passage", "near_miss")
+#: the populations whose overall F1 the threshold maximises (all but out of corpus, a floor)
+F1_KINDS = ("open_domain", "gold_passage", "near_miss")
 TOP_K = 5
 MAX_MEANINGS = 10  # rows per case: the first few carry all the ranking signal
 C_GRID = (0.03, 0.1, 0.3, 1.0, 3.0)
@@ -69,7 +75,7 @@ class Case:
 
     @property
     def answerable(self) -> bool:
-        return self.kind != "out_of_corpus" and self.example.answerable
+        return self.kind not in ("out_of_corpus", "near_miss") and self.example.answerable
 
     def labels(self) -> np.ndarray:
         return (self.f1s() >= CORRECT_F1).astype(np.float64)
@@ -128,7 +134,60 @@ def collect(model: str | Path, squad2: str | Path, split: Split) -> list[Case]:
                     cases.append(_case(reader, ex, "out_of_corpus", passages))
             service.close()
             log.info("%d cases read (%.0f s)", len(cases), time.time() - started)
+    cases.extend(_near_miss_cases(reader, cal))
+    log.info("%d cases read (%.0f s)", len(cases), time.time() - started)
     return cases
+
+
+#: near-miss cases per kind: about one per answerable calibration question in all
+NEAR_MISS_PER_KIND = 80
+
+
+def _near_miss_cases(reader: TransformerReader, cal: Any) -> list[Case]:
+    """The calibration articles' answerable questions, perturbed (``qa.train.nearmiss``) and
+    read over the paragraph they no longer ask about. The reader's dense features need the
+    embedder's cosine with the question, as the service measures it."""
+    import spacy
+
+    from qa.embed import Embedder
+    from qa.nlp import MODEL
+    from qa.settings import Settings
+    from qa.train import nearmiss
+    from qa.train.data import Example as TrainExample
+
+    by_id = {d.id: d for d in cal.documents}
+    sources: dict[str, Example] = {}
+    train_examples = []
+    for ex in cal.examples:
+        if not ex.answerable or not ex.gold_docs:
+            continue
+        text = by_id[ex.gold_docs[0]].text
+        found = [(a, text.find(a)) for a in ex.answers if text.find(a) >= 0]
+        if found:
+            sources[ex.id] = ex
+            train_examples.append(TrainExample(ex.id, ex.title, ex.question, text, found[:1]))
+    perturber = nearmiss.Perturber(spacy.load(MODEL), seed=CALIBRATION_SEED)
+    made = nearmiss.balance(
+        perturber.generate(train_examples),
+        dict.fromkeys(nearmiss.KINDS, NEAR_MISS_PER_KIND),
+        seed=CALIBRATION_SEED,
+    )
+    settings = Settings()
+    embedder = Embedder(settings.embed_model, settings.embed_batch_size,
+                        backend=settings.embed_backend)
+    cases = []
+    for nm in made:
+        src = sources[nm.source_id]
+        ex = replace(src, id=nm.id, question=nm.question, answers=[])
+        passage = Passage(src.gold_docs[0], 0, 0, len(nm.context), nm.context, title=src.title,
+                          rank=1)
+        q, p = embedder.embed([nm.question, nm.context])
+        passage = replace(passage, scores={"dense": float(np.dot(q, p))})
+        cases.append(_case(reader, ex, "near_miss", [passage]))
+    return cases
+
+
+CALIBRATION_SEED = 17
 
 
 def _window() -> list[int]:
@@ -136,6 +195,14 @@ def _window() -> list[int]:
     other features (a meaning's share of the candidates, for one)."""
     reader = TransformerReader(SHIPPED_READER)
     return [reader.max_length, reader.stride, reader.spans_per_window]
+
+
+def _cases_made() -> list[Any]:
+    """How the cases' features and near-miss questions were made: cases of other versions
+    have other rows."""
+    from qa.train.nearmiss import VERSION
+
+    return [FEATURE_VERSION, VERSION, NEAR_MISS_PER_KIND, CALIBRATION_SEED]
 
 
 def _depth() -> int:
@@ -212,10 +279,37 @@ def choose_threshold(
     out_of_corpus: float = OUT_OF_CORPUS_TARGET,
     adversarial: float = ADVERSARIAL_TARGET,
 ) -> float:
-    """The lowest threshold at which, in every article, the unanswerable cases of each kind are
-    refused at least as often as their target asks (see the module docstring). Per article, not
-    pooled: a pooled share lets an easy article pay for a hard one, and a new set of articles
-    lands anywhere in the spread between them."""
+    """The threshold of the highest overall F1 over the in-corpus cases (``F1_KINDS``), at or
+    above the floor: the lowest threshold at which, in every article, the out-of-corpus (and,
+    when asked, the adversarial) cases are refused at least as often as their target asks. Per
+    article, not pooled: a pooled share lets an easy article pay for a hard one, and a new set of
+    articles lands anywhere in the spread between them."""
+    floor = _floor(cases, choices, out_of_corpus, adversarial)
+    scored = [(c, ch) for c, ch in zip(cases, choices, strict=True) if c.kind in F1_KINDS]
+    options = sorted({round(ch.p, 4) for _, ch in scored if ch.p >= floor} | {floor})
+    best, best_f1 = floor, -1.0
+    for t in options:
+        f1 = overall_f1(scored, t)
+        if f1 > best_f1 + 1e-12:
+            best, best_f1 = t, f1
+    return best
+
+
+def overall_f1(scored: list[tuple[Case, Choice]], threshold: float) -> float:
+    """SQuAD 2.0's overall F1 at ``threshold``: answered answerable cases score their token F1,
+    refused unanswerable ones 1, everything else 0."""
+    if not scored:
+        return 0.0
+    total = 0.0
+    for case, ch in scored:
+        answered = ch.text is not None and ch.p >= threshold
+        total += (ch.f1 if answered else 0.0) if case.answerable else float(not answered)
+    return total / len(scored)
+
+
+def _floor(
+    cases: list[Case], choices: list[Choice], out_of_corpus: float, adversarial: float
+) -> float:
     targets = {"out_of_corpus": out_of_corpus, "gold_passage": adversarial}
     groups: dict[tuple[str, str], list[float]] = {}
     for case, ch in zip(cases, choices, strict=True):
@@ -294,9 +388,19 @@ def calibrate(
         "target": f"token F1 >= {CORRECT_F1} with a gold answer (never, when the documents do "
         "not answer)",
         "l2": f"C={c}: the lowest out-of-fold Brier score of first choices, 2 folds by article",
-        "threshold": "the lowest at which out-of-fold, in every calibration article, the reader "
-        f"refuses >= {out_of_corpus:.0%} of out-of-corpus questions and >= {adversarial:.0%} "
-        "of SQuAD 2.0 adversarial unanswerable questions (gold passage)",
+        "threshold": "out of fold, the highest overall F1 (answerable: token F1 when answered; "
+        "unanswerable: 1 when refused) over the open-domain, gold-paragraph (answerable and "
+        "SQuAD 2.0 adversarial) and near-miss cases, at or above the lowest threshold at which "
+        f"the reader refuses >= {out_of_corpus:.0%} of out-of-corpus questions"
+        + (f" and >= {adversarial:.0%} of adversarial ones" if adversarial else "")
+        + " in every calibration article",
+        "overall_f1": round(
+            100 * overall_f1(
+                [(c, ch) for c, ch in zip(cases, choices, strict=True) if c.kind in F1_KINDS],
+                threshold,
+            ),
+            2,
+        ),
         "out_of_fold": figures(cases, choices, threshold),
         "trade_off": trade_off(cases, choices),
         "seconds": round(time.time() - started, 1),
@@ -321,6 +425,7 @@ def _cached_cases(
             and saved.get("reader_passages") == _depth()
             and saved.get("window") == _window()
             and saved.get("retrieval") == _retrieval()
+            and saved.get("cases_made") == _cases_made()
         ):
             return list(saved["cases"])
         log.info("%s holds cases of another model, depth, window or retrieval: reading again", path)
@@ -332,6 +437,7 @@ def _cached_cases(
                 "reader_passages": _depth(),
                 "window": _window(),
                 "retrieval": _retrieval(),
+                "cases_made": _cases_made(),
                 "cases": cases,
             },
             f,
@@ -352,6 +458,7 @@ def trade_off(cases: list[Case], choices: list[Choice]) -> list[dict[str, Any]]:
                 "out_of_corpus_refused": fig["out_of_corpus"]["no_answer_accuracy"],
                 "gold_has_answer_f1": fig["gold_passage"]["has_answer_f1"],
                 "adversarial_refused": fig["gold_passage"]["no_answer_accuracy"],
+                "near_miss_refused": fig["near_miss"]["no_answer_accuracy"],
             }
         )
     return rows

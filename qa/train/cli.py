@@ -147,6 +147,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     r.add_argument("--device", default="auto")
     r.set_defaults(func=probe_handler)
 
+    n = subparsers.add_parser(
+        "near-miss",
+        help="make near-miss unanswerable questions from answerable training questions",
+        description="Perturb answerable questions of the training articles until their paragraph "
+        "no longer answers them (qa/train/nearmiss.py: entity, number, date and ordinal swaps, "
+        "negation, antonyms, a removed fact). Writes SQuAD 2.0 JSON for train-reader --extra.",
+    )
+    n.add_argument("--data", default=None, help="SQuAD JSON; only the split's train articles")
+    n.add_argument("--split", required=True, help="split.json: held-out articles are never used")
+    n.add_argument(
+        "--extra", action="append", default=[], metavar="PATH[:N]", help="more sources"
+    )
+    n.add_argument("--out", required=True, help="the near-miss SQuAD 2.0 JSON to write")
+    n.add_argument(
+        "--quota",
+        action="append",
+        default=[],
+        metavar="KIND=N",
+        help="at most N cases of KIND (default: every kind, 4000 each)",
+    )
+    n.add_argument("--seed", type=int, default=13)
+    n.add_argument("--show", type=int, default=0, help="print N cases at random to read")
+    n.set_defaults(func=near_miss_handler)
+
     v = subparsers.add_parser(
         "recover-reader",
         help="fp32 Hugging Face weights from a shipped int8 ONNX reader, to train on from there",
@@ -186,6 +210,46 @@ def probe_handler(args: argparse.Namespace, settings: Any = None) -> int:
     titles = split.calibration if args.part == "calibration" else split.test
     result = probe(args.model, args.data, titles, device=args.device)
     print(json.dumps({**result.to_dict(), "part": args.part}))
+    return 0
+
+
+def near_miss_handler(args: argparse.Namespace, settings: Any = None) -> int:
+    import spacy
+
+    from qa.nlp import MODEL
+    from qa.train import nearmiss
+    from qa.train.data import Split, load_source, load_squad, select
+
+    quotas = {kind: 4000 for kind in nearmiss.KINDS}
+    if args.quota:
+        quotas = {}
+        for spec in args.quota:
+            kind, _, count = spec.partition("=")
+            if kind not in nearmiss.KINDS or not count.isdigit():
+                raise SystemExit(f"near-miss: --quota {spec!r}: want KIND=N, KIND one of "
+                                 f"{', '.join(nearmiss.KINDS)}")
+            quotas[kind] = int(count)
+    split = Split.load(args.split)
+    held = set(split.held_out)
+    examples = select(load_squad(args.data), split.train) if args.data else []
+    for spec in args.extra:
+        extra = load_source(spec, seed=args.seed)
+        clash = held & {e.title.split("/", 1)[-1] for e in extra}
+        if clash:
+            raise SystemExit(f"near-miss: {spec} holds held-out articles: {sorted(clash)}")
+        examples += extra
+    nlp = spacy.load(MODEL)
+    pool = nearmiss.Perturber(nlp, seed=args.seed).generate(examples)
+    cases = nearmiss.balance(pool, quotas, seed=args.seed)
+    sources = ([args.data] if args.data else []) + list(args.extra)
+    nearmiss.save(cases, args.out, sources=sources)
+    supply = {k: sum(c.kind == k for c in pool) for k in nearmiss.KINDS}
+    kept = {k: sum(c.kind == k for c in cases) for k in nearmiss.KINDS}
+    print(json.dumps({"questions": len(examples), "supply": supply, "kept": kept,
+                      "out": args.out}))
+    for c in random.Random(args.seed + 1).sample(cases, min(args.show, len(cases))):
+        print(f"[{c.kind}] {c.original}\n    -> {c.question}\n    "
+              f"({c.replaced[:120]!r} -> {c.inserted!r})")
     return 0
 
 
@@ -295,13 +359,14 @@ def train_handler(args: argparse.Namespace, settings: Any = None) -> int:
         flush=True,
     )
     if args.teacher:
-        from qa.train.distill import attach_teacher
+        from qa.train.distill import attach_teacher, label_unanswerable
 
         seen = windows_seen([len(w.input_ids) for w in windows], cfg)
         cache = args.teacher_cache or out / "teacher"
+        label_unanswerable(windows)
         attach_teacher(
             windows,
-            seen,
+            [i for i in seen if windows[i].answerable],
             args.teacher,
             cache,
             bf16=args.bf16,

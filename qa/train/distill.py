@@ -64,6 +64,33 @@ def align(
     return start_idx, end_idx
 
 
+#: the logit a label target gives every context token of an unanswerable window: low enough that
+#: the softened target puts all but a vanishing share on the no-answer position
+NULL_TARGET_LOGIT = -30.0
+
+
+def label_unanswerable(windows: list[Window]) -> int:
+    """Give each window of an unanswerable question the no-answer label as its soft target, and
+    return how many.
+
+    The teacher is not asked about these: the label is certain, and a teacher that never saw a
+    near-miss question (the shipped reader, when it teaches its own successor) would teach the
+    very answer the window exists to refuse. Its logits stay NaN outside the context, as a
+    teacher's do."""
+    n = 0
+    for w in windows:
+        if w.answerable:
+            continue
+        target = np.full(len(w.input_ids), np.nan, dtype=np.float32)
+        for k, (s, _) in enumerate(w.offsets):
+            if s >= 0:
+                target[k] = NULL_TARGET_LOGIT
+        target[0] = 0.0
+        w.soft_start, w.soft_end = target, target.copy()
+        n += 1
+    return n
+
+
 def _text_span(window: Window) -> tuple[int, int]:
     """The window's text in its context: from its first context token to its last."""
     inside = [o for o in window.offsets if o[0] >= 0]

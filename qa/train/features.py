@@ -28,6 +28,8 @@ class Window:
     # A teacher's start/end logits at each of this window's tokens (NaN where it has none).
     soft_start: Any = None
     soft_end: Any = None
+    # Whether the window's question has an answer at all (a window may still lack it).
+    answerable: bool = True
 
 
 def encode_windows(
@@ -76,7 +78,16 @@ def encode_windows(
                 for s, o in zip(seq_ids, offsets, strict=True)
             ]
             windows.append(
-                Window(enc["input_ids"][i], tt, start, end, questions[sample], ex.context, spans)
+                Window(
+                    enc["input_ids"][i],
+                    tt,
+                    start,
+                    end,
+                    questions[sample],
+                    ex.context,
+                    spans,
+                    answerable=bool(ex.answers),
+                )
             )
     return windows
 

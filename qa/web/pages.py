@@ -12,7 +12,7 @@ from flask import Blueprint, render_template, request, url_for
 from markupsafe import Markup
 
 from qa.errors import QAError
-from qa.types import Answer, Passage, Result
+from qa.types import Answer, Passage, Refusal, Result
 from qa.web import state
 from qa.web.errors import ApiError
 from qa.web.render import Mark, highlight
@@ -55,6 +55,15 @@ class ResultView:
     passages: list[PassageView] = field(default_factory=list)
     total_ms: float = 0.0
     no_answer_score: float = 0.0
+    refusal: RefusalView | None = None
+
+
+@dataclass
+class RefusalView:
+    """The closest candidate of a refusal, shown as what the documents do *not* state."""
+
+    closest: AnswerView
+    reason: str
 
 
 @bp.get("/")
@@ -136,13 +145,24 @@ def _result_view(result: Result) -> ResultView:
         passages=[_passage_view(p, best, q) for p in shown],
         total_ms=float(result.timings_ms.get("total", 0.0)),
         no_answer_score=result.no_answer_score,
+        refusal=_refusal_view(result.refusal, result.passages, q)
+        if result.refusal and not best
+        else None,
     )
 
 
-def _answer_view(answer: Answer, passages: list[Passage], q: str) -> AnswerView:
+def _refusal_view(refusal: Refusal, passages: list[Passage], q: str) -> RefusalView:
+    """The closest candidate, marked as a candidate, never as an answer."""
+    return RefusalView(_answer_view(refusal.closest, passages, q, "candidate"), refusal.reason)
+
+
+def _answer_view(
+    answer: Answer, passages: list[Passage], q: str, css: str = "answer"
+) -> AnswerView:
     a = answer.start - answer.sentence_start
     b = answer.end - answer.sentence_start
-    sentence = highlight(answer.sentence, [Mark(a, b, css="answer")])
+    tag = "mark" if css == "answer" else "span"
+    sentence = highlight(answer.sentence, [Mark(a, b, tag=tag, css=css)])
     sources = []
     for c in answer.citations:
         holder = _passage_holding(passages, c.doc_id, c.start, c.end)

@@ -65,6 +65,27 @@ def test_no_answer_is_said_plainly_with_the_closest_passages(
     assert "No answer in these documents." in text
     assert text.count('<article class="passage') == 3
     assert "<mark" not in text
+    # the closest candidate is shown as what the documents do not state, with why
+    refusal = re.search(r'<div class="refusal">(.*?)</div>', text, re.S)
+    assert refusal and "<em>not stated</em>" in refusal.group(1)
+    assert f'<strong class="candidate">{CHAIRMAN}</strong>' in refusal.group(1)
+    assert '<span class="candidate">' in refusal.group(1)
+    assert re.search(r'<p class="why">[^<]+</p>', refusal.group(1))
+
+
+def test_a_refusal_names_what_the_passage_does_not_say(
+    make_app: Callable[..., Flask], check: Check
+) -> None:
+    client = make_app(answer_threshold=1.01).test_client()
+    question = "Who was the head of the Abkhazian KGB from 1992 to 1998?"
+    body = check(client.post("/api/ask", json={"question": question})).get_json()
+    assert body["answer"] is None and body["refusal"]["stated"] is False
+    assert body["refusal"]["closest"]["text"] == "Leonid Tibilov"
+    assert {"text": "Abkhazian", "kind": "name", "instead": "South Ossetian"} in body["refusal"][
+        "unsupported"
+    ]
+    text = page(check(client.get("/", query_string={"q": question})))
+    assert "The passage says South Ossetian, not Abkhazian." in html.unescape(text)
 
 
 def test_the_article_page_shows_text_and_rejects_bad_offsets(
