@@ -256,3 +256,12 @@ def test_cli_writes_a_training_source(tmp_path: Path) -> None:
     held.write_text(json.dumps({"seed": 1, "train": [], "calibration": ["Ossetia"], "test": ["B"]}))
     with pytest.raises(SystemExit):
         main(["near-miss", "--extra", str(src), "--split", str(held), "--out", str(out)])
+
+
+def test_no_swap_to_a_name_the_paragraph_already_holds(nlp) -> None:  # type: ignore[no-untyped-def]
+    # the article's only other person is in the paragraph: swapping to them could be answered
+    text = "Barack Obama met Angela Merkel in Berlin to sign the treaty of alliance."
+    made = nearmiss.Perturber(nlp, seed=3).generate(
+        [ex("met", "Where did Barack Obama meet Angela Merkel?", text, "Berlin")]
+    )
+    assert "entity_swap" not in {c.kind for c in made}
