@@ -134,7 +134,7 @@ def collect(model: str | Path, squad2: str | Path, split: Split) -> list[Case]:
                     cases.append(_case(reader, ex, "out_of_corpus", passages))
             service.close()
             log.info("%d cases read (%.0f s)", len(cases), time.time() - started)
-    cases.extend(_near_miss_cases(reader, cal))
+    cases.extend(near_miss_cases(reader, cal))
     log.info("%d cases read (%.0f s)", len(cases), time.time() - started)
     return cases
 
@@ -143,10 +143,13 @@ def collect(model: str | Path, squad2: str | Path, split: Split) -> list[Case]:
 NEAR_MISS_PER_KIND = 80
 
 
-def _near_miss_cases(reader: TransformerReader, cal: Any) -> list[Case]:
-    """The calibration articles' answerable questions, perturbed (``qa.train.nearmiss``) and
-    read over the paragraph they no longer ask about. The reader's dense features need the
-    embedder's cosine with the question, as the service measures it."""
+def near_miss_cases(
+    reader: TransformerReader, cal: Any, *, originals: bool = False
+) -> list[Case]:
+    """The articles' answerable questions, perturbed (``qa.train.nearmiss``) and read over the
+    paragraph they no longer ask about; with ``originals``, each perturbed question's source
+    too, read over its own paragraph (kind ``gold_passage``), to compare. The reader's dense
+    features need the embedder's cosine with the question, as the service measures it."""
     import spacy
 
     from qa.embed import Embedder
@@ -178,12 +181,15 @@ def _near_miss_cases(reader: TransformerReader, cal: Any) -> list[Case]:
     cases = []
     for nm in made:
         src = sources[nm.source_id]
-        ex = replace(src, id=nm.id, question=nm.question, answers=[])
-        passage = Passage(src.gold_docs[0], 0, 0, len(nm.context), nm.context, title=src.title,
-                          rank=1)
-        q, p = embedder.embed([nm.question, nm.context])
-        passage = replace(passage, scores={"dense": float(np.dot(q, p))})
-        cases.append(_case(reader, ex, "near_miss", [passage]))
+        reads = [(replace(src, id=nm.id, question=nm.question, answers=[]), nm.context,
+                  "near_miss")]
+        if originals:
+            reads.append((src, by_id[src.gold_docs[0]].text, "gold_passage"))
+        for ex, text, kind in reads:
+            passage = Passage(src.gold_docs[0], 0, 0, len(text), text, title=src.title, rank=1)
+            q, p = embedder.embed([ex.question, text])
+            passage = replace(passage, scores={"dense": float(np.dot(q, p))})
+            cases.append(_case(reader, ex, kind, [passage]))
     return cases
 
 

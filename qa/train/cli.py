@@ -171,6 +171,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     n.add_argument("--show", type=int, default=0, help="print N cases at random to read")
     n.set_defaults(func=near_miss_handler)
 
+    m = subparsers.add_parser(
+        "near-miss-eval",
+        help="near-miss questions of held-out articles refused at the reader's threshold, by kind",
+    )
+    m.add_argument("--model", required=True, help="artifact dir (calibrated reader)")
+    m.add_argument("--data", required=True, help="SQuAD 2.0 JSON holding the split's articles")
+    m.add_argument("--split", required=True, help="split.json naming calibration/test articles")
+    m.add_argument("--part", choices=["calibration", "test"], default="test")
+    m.add_argument("--out", default=None, help="also write the figures to this JSON file")
+    m.set_defaults(func=near_miss_eval_handler)
+
     v = subparsers.add_parser(
         "recover-reader",
         help="fp32 Hugging Face weights from a shipped int8 ONNX reader, to train on from there",
@@ -250,6 +261,19 @@ def near_miss_handler(args: argparse.Namespace, settings: Any = None) -> int:
     for c in random.Random(args.seed + 1).sample(cases, min(args.show, len(cases))):
         print(f"[{c.kind}] {c.original}\n    -> {c.question}\n    "
               f"({c.replaced[:120]!r} -> {c.inserted!r})")
+    return 0
+
+
+def near_miss_eval_handler(args: argparse.Namespace, settings: Any = None) -> int:
+    from qa.train.data import Split
+    from qa.train.nearmiss_eval import evaluate
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    figures = evaluate(args.model, args.data, Split.load(args.split), args.part)
+    text = json.dumps(figures, indent=1)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    print(text)
     return 0
 
 
