@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa.load import load_documents
+from qa.ingest.load import load_documents
 from qa.service import QAService
 from qa.settings import Settings
 from qa.store import store_exists

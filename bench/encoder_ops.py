@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from common import SHARED_DATA, shared_data, table, write_result
 
-from qa.embed import EMBEDDER_DIR, ONNX_VARIANTS
+from qa.index.embed import EMBEDDER_DIR, ONNX_VARIANTS
 from qa.settings import default_embed_model
 
 

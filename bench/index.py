@@ -47,9 +47,9 @@ def corpus(source: str, n: int) -> list[Any]:
 
 def one(source: str, n: int) -> dict[str, Any]:
     """Runs in a child process: build an index of ``n`` articles and report."""
-    from qa.nlp import sentence_spans
     from qa.service import QAService
     from qa.settings import Settings
+    from qa.text.sentences import sentence_spans
 
     docs = corpus(source, n)
     tmp = Path(tempfile.mkdtemp(prefix="bench-index-"))

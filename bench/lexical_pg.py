@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from qa.eval import metrics as M
 from qa.eval.formats import read_squad
 from qa.eval.runner import contains_answer, sample
-from qa.lexical import LexicalIndex
+from qa.retrieve.lexical import LexicalIndex
 from qa.store import StoreConfig
 from qa.store.pgvector import PgVectorStore
 from qa.types import Chunk, Document

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qa.errors import QAError
-from qa.readers import NAMES as READER_NAMES
+from qa.read import NAMES as READER_NAMES
 from qa.settings import Settings
 from qa.types import Answer, Filters, Passage, Result
 

@@ -18,14 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from qa.answers import aggregate
-from qa.chunk import chunk_documents, split_oversized
-from qa.embed import Embedder
+from qa.cite.answers import aggregate
 from qa.errors import BadInput, TooLarge
-from qa.readers import Reader, make_reader
-from qa.retrieve import Retriever
+from qa.index.chunk import chunk_documents, split_oversized
+from qa.index.embed import Embedder
+from qa.read import Reader, make_reader
+from qa.retrieve.retriever import Retriever
 from qa.settings import Settings
 from qa.store import Store, StoreConfig, open_store, store_exists
+from qa.text.validate import check_text
 from qa.types import (
     Chunk,
     Document,
@@ -36,7 +37,6 @@ from qa.types import (
     Passage,
     Result,
 )
-from qa.validate import check_text
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,7 @@ class QAService:
     def _load(self, paths: Iterable[str | Path] | None) -> tuple[list[Document], list[LoadProblem]]:
         """The documents of ``paths`` (the configured corpus when None), oversized ones split,
         with every file or document that could not be taken."""
-        from qa.load import load_documents
+        from qa.ingest.load import load_documents
 
         docs, problems = load_documents(
             list(paths) if paths is not None else self.settings.corpus,
@@ -216,10 +216,10 @@ class QAService:
             chunks = chunk(docs)
             if not chunks:
                 return chunks, self.embedder.embed([], progress=progress)
-            from qa import index_ray
+            from qa.index import ray_engine
 
             texts = [c.text for c in chunks]
-            return chunks, index_ray.embed(texts, self.settings, self.settings.ray_address or None)
+            return chunks, ray_engine.embed(texts, self.settings, self.settings.ray_address or None)
         parts = [docs[i : i + CHUNK_STEP] for i in range(0, len(docs), CHUNK_STEP)]
         if len(parts) <= 1:
             chunks = chunk(docs)

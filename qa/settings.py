@@ -43,13 +43,13 @@ class Settings:
     faiss_mmap: bool = False  # faiss: map the vectors file instead of reading it (shared pages)
     write_timeout: float = 30.0  # seconds a write waits for another writer before 409 busy
     write_batch: int = 256  # documents embedded and committed together by `qa index`
-    index_engine: str = "local"  # local | ray: where `qa index` embeds (see qa/index_ray.py)
+    index_engine: str = "local"  # local | ray: where `qa index` embeds (see qa/index/ray_engine.py)
     ray_address: str = ""  # ray: the cluster to join; empty: a local runtime on 127.0.0.1
     # models
     embed_model: str = ""  # empty: the packaged all-MiniLM-L6-v2
     embed_batch_size: int = 32
     embed_backend: str = "auto"  # auto: the shipped ONNX int8 for the packaged model | torch
-    reader: str = "auto"  # auto | transformer (the same reader; see qa/readers)
+    reader: str = "auto"  # auto | transformer (the same reader; see qa/read)
     reader_model: str = ""  # empty: the shipped trained reader
     answer_threshold: float | None = None  # None: the reader's calibrated default
     # the reader reads the first N passages retrieved (all are returned): each costs a transformer

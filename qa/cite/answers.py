@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
-from qa.nlp import sentence_spans
-from qa.pages import page_in
+from qa.text.pages import page_in
+from qa.text.sentences import sentence_spans
 from qa.types import Answer, Citation, Passage, ReaderOutput, Span
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.answers import token_f1
+from qa.cite.answers import token_f1
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = set(string.punctuation)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from qa.nlp import sentence_spans_many
+from qa.text.sentences import sentence_spans_many
 from qa.types import Chunk, Document, LoadProblem
 
 TokenCounter = Callable[[list[str]], list[int]]

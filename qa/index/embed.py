@@ -1,12 +1,12 @@
 """Sentence embeddings, loaded once per process and only when needed.
 
 Two backends give the same vectors for the packaged all-MiniLM-L6-v2: the ONNX graph shipped in
-``qa/models/embedder`` (built from that model by ``python -m qa.embed_export``; int8 by default),
-run with onnxruntime and the model's own ``tokenizers`` tokenizer, and sentence-transformers on
-torch, which serves every other model id or path. ONNX int8 is several times faster per query and
-per batch on a CPU; retrieval quality was checked against fp32 before it became the default (see
-bench/README.md). Vectors of different backends are close but not equal, so an index records which
-one built it (``Embedder.fingerprint``) and refuses queries from another.
+``qa/models/embedder`` (built from that model by ``python -m qa.train.embed_export``; int8 by
+default), run with onnxruntime and the model's own ``tokenizers`` tokenizer, and
+sentence-transformers on torch, which serves every other model id or path. ONNX int8 is several
+times faster per query and per batch on a CPU; retrieval quality was checked against fp32 before it
+became the default (see bench/README.md). Vectors of different backends are close but not equal, so
+an index records which one built it (``Embedder.fingerprint``) and refuses queries from another.
 """
 
 from __future__ import annotations
@@ -92,8 +92,8 @@ def resolve_backend(name: str, backend: str = "auto") -> str:
     if onnx_artifact(name, backend) is None:
         raise ValueError(
             f"no {backend} encoder for embedding model {name!r}: ONNX encoders ship for the "
-            "packaged all-MiniLM-L6-v2 only (build one with `python -m qa.embed_export`); use "
-            "QA_EMBED_BACKEND=torch for other models"
+            "packaged all-MiniLM-L6-v2 only (build one with `python -m qa.train.embed_export`); "
+            "use QA_EMBED_BACKEND=torch for other models"
         )
     return backend
 

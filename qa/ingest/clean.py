@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from qa.metadata import labelled_date
+from qa.ingest.metadata import labelled_date
 
 KEEP = "keep"
 
@@ -176,7 +176,7 @@ def classify(text: str) -> list[Line]:
     """Every non-blank line of ``text`` with the rule that dropped it, or ``KEEP``.
 
     A kept line may start later than the raw line: a leading "date 2024-03-17" label is metadata
-    (it feeds :mod:`qa.metadata`), not article prose, and is cut off the kept region."""
+    (it feeds :mod:`qa.ingest.metadata`), not article prose, and is cut off the kept region."""
     lines = _lines(text)
     previous: str | None = None
     for index, ln in enumerate(lines):

@@ -1,16 +1,16 @@
 """Read articles from disk (or JSON records) into :class:`~qa.types.Document`.
 
 Formats: ``.txt`` and ``.md`` (one article per file, the file stem is its id), ``.html``/``.htm``
-(the article trafilatura finds on the page, see :mod:`qa.loaders.web`), ``.pdf`` (pypdf, pages
-kept: :mod:`qa.pages`), ``.docx`` (python-docx), ``.jsonl`` (one article per line: ``id``,
-``text``, optional ``title``, ``source``, ``date``, ``url``).
+(the article trafilatura finds on the page, see :mod:`qa.ingest.loaders.web`), ``.pdf`` (pypdf,
+pages kept: :mod:`qa.text.pages`), ``.docx`` (python-docx), ``.jsonl`` (one article per line:
+``id``, ``text``, optional ``title``, ``source``, ``date``, ``url``).
 
 A corpus is whatever a user points at, so nothing in it may stop a run: every file or line that
 cannot be used becomes a :class:`~qa.types.LoadProblem` naming it and saying why, and loading goes
 on. Text is kept exactly as decoded (no newline or whitespace normalization) because every offset
 the service returns must slice the file as it is on disk; for extracted formats (HTML, PDF, Word)
 the offsets point into the extracted text instead, which is what the index stores. Only plain text
-goes through our line cleaner (:mod:`qa.clean`): extractors already leave page furniture out.
+goes through our line cleaner (:mod:`qa.ingest.clean`): extractors already leave page furniture out.
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from qa.clean import content_regions
 from qa.errors import BadInput
-from qa.loaders import Extracted, ExtractError
-from qa.metadata import MAX_TITLE_CHARS, extract_metadata, parse_date
+from qa.ingest.clean import content_regions
+from qa.ingest.loaders import Extracted, ExtractError
+from qa.ingest.metadata import MAX_TITLE_CHARS, extract_metadata, parse_date
+from qa.text.validate import json_unicode_problem
 from qa.types import Document, LoadProblem
-from qa.validate import json_unicode_problem
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
@@ -257,14 +257,14 @@ def _extract(suffix: str, data: bytes) -> Extracted:
     """Text and metadata of a format that needs a library to read it."""
     try:
         if suffix in PDF_SUFFIXES:
-            from qa.loaders.pdf import extract_pdf
+            from qa.ingest.loaders.pdf import extract_pdf
 
             return extract_pdf(data)
         if suffix in WORD_SUFFIXES:
-            from qa.loaders.word import extract_docx
+            from qa.ingest.loaders.word import extract_docx
 
             return extract_docx(data)
-        from qa.loaders.web import extract_web_page
+        from qa.ingest.loaders.web import extract_web_page
 
         return extract_web_page(_decode(data))
     except ExtractError as exc:

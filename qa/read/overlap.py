@@ -15,7 +15,7 @@ import threading
 from functools import lru_cache
 from typing import Any
 
-from qa.nlp import import_spacy
+from qa.text.sentences import import_spacy
 
 _WORD = re.compile(r"\w+")
 #: characters either side of an answer that count as its neighbourhood: about a sentence
@@ -25,7 +25,7 @@ _local = threading.local()  # PyStemmer objects are not safe to share between th
 
 @lru_cache(maxsize=1)
 def _stop_words() -> frozenset[str]:
-    import_spacy()  # spaCy's way in, which keeps torch out (see qa.nlp)
+    import_spacy()  # spaCy's way in, which keeps torch out (see qa.text.sentences)
     from spacy.lang.en.stop_words import STOP_WORDS  # a word list: no pipeline loads
 
     return frozenset(STOP_WORDS)

@@ -4,14 +4,14 @@ Two kinds of model load the same way: our shipped artifact (``qa/models/reader``
 graph run with onnxruntime, its ``tokenizer.json`` read by the tokenizers library, and
 ``calibration.json``), which needs neither torch nor transformers, or any Hugging Face
 ``AutoModelForQuestionAnswering`` directory or hub id, run with torch and its transformers
-tokenizer. Both tokenizers cut passages into the same windows (``qa.readers.windows``).
+tokenizer. Both tokenizers cut passages into the same windows (``qa.read.windows``).
 
 Scores. For every window the model gives span logits (start + end) and a null logit ([CLS] start
-+ [CLS] end). Candidate spans are grouped by meaning (``qa.answers.group_by_meaning``), and each
-meaning gets one probability of being right from the fitted confidence model in
-``calibration.json`` (``qa.readers.confidence``), which also weighs how much of the reader's belief
++ [CLS] end). Candidate spans are grouped by meaning (``qa.cite.answers.group_by_meaning``), and
+each meaning gets one probability of being right from the fitted confidence model in
+``calibration.json`` (``qa.read.confidence``), which also weighs how much of the reader's belief
 the meaning holds, how many documents state it, how close the passages are to the question and
-how much of the question they mention (``qa.readers.overlap``).
+how much of the question they mention (``qa.read.overlap``).
 Without a calibration file (a user's own model) the null margin goes through a logistic function,
 which orders answers but promises no probability.
 
@@ -32,11 +32,11 @@ from typing import Any
 import numpy as np
 
 from qa import cores
-from qa.answers import group_by_meaning, passage_sentences
-from qa.readers.confidence import ConfidenceModel, Evidence, model_fingerprint
-from qa.readers.overlap import content_terms, coverage, near
-from qa.readers.spans import best_spans
-from qa.readers.windows import TOKENIZER_FILE, FastTokenizer, HFTokenizer, PairTokenizer, Windows
+from qa.cite.answers import group_by_meaning, passage_sentences
+from qa.read.confidence import ConfidenceModel, Evidence, model_fingerprint
+from qa.read.overlap import content_terms, coverage, near
+from qa.read.spans import best_spans
+from qa.read.windows import TOKENIZER_FILE, FastTokenizer, HFTokenizer, PairTokenizer, Windows
 from qa.types import Passage, ReaderOutput, Span
 
 ONNX_NAME = "model.onnx"

@@ -18,11 +18,11 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from qa.embed import Embedder
 from qa.errors import DocumentNotFound
-from qa.lexical import LexicalIndex
-from qa.pages import is_paged, page_at, page_starts
+from qa.index.embed import Embedder
+from qa.retrieve.lexical import LexicalIndex
 from qa.store.base import Store
+from qa.text.pages import is_paged, page_at, page_starts
 from qa.types import Chunk, DocumentInfo, Filters, Passage
 
 log = logging.getLogger(__name__)

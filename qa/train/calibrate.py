@@ -10,7 +10,7 @@ question is read the ways the service meets questions, each a population of its 
 * ``gold_passage``: its own paragraph alone, where SQuAD 2.0's adversarial unanswerable questions
   (a near-paraphrase of an answerable one, over the very paragraph) live.
 
-Each meaning the reader proposes for a case is a row of ``qa.readers.confidence.FEATURES``,
+Each meaning the reader proposes for a case is a row of ``qa.read.confidence.FEATURES``,
 labelled right when its token F1 with a gold answer is >= 0.5 (never, when the documents do not
 answer). A logistic regression over all rows both ranks the meanings of a question and gives the
 probability of the first; its L2 strength is the one with the lowest out-of-fold Brier score of
@@ -36,11 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from qa.answers import group_by_meaning
+from qa.cite.answers import group_by_meaning
 from qa.eval.formats import Example, read_squad
 from qa.eval.metrics import CORRECT_F1, best_f1, calibration
-from qa.readers.confidence import FEATURES, ConfidenceModel, model_fingerprint
-from qa.readers.transformer import CALIBRATION_NAME, TransformerReader
+from qa.read.confidence import FEATURES, ConfidenceModel, model_fingerprint
+from qa.read.transformer import CALIBRATION_NAME, TransformerReader
 from qa.settings import SHIPPED_READER
 from qa.train.data import Split
 from qa.types import Passage

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.readers.transformer import model_inputs
+from qa.read.transformer import model_inputs
 from qa.train.features import Window
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Build the ONNX encoder shipped in ``qa/models/embedder`` from the packaged all-MiniLM-L6-v2.
 
-    python -m qa.embed_export                 # int8, the shipped variant
-    python -m qa.embed_export --variant onnx  # fp32, for comparisons
+    python -m qa.train.embed_export                 # int8, the shipped variant
+    python -m qa.train.embed_export --variant onnx  # fp32, for comparisons
 
 The graph takes ``input_ids``, ``attention_mask`` and ``token_type_ids`` and returns the
 sentence-transformers embedding itself (mean pooling over real tokens, then L2 normalization), so
@@ -11,8 +11,8 @@ onnxruntime's BERT kernels, and layer normalization is written out as plain oper
 layer-norm kernels take several times as long as the same arithmetic in plain operators, and an
 index build, two texts at a time on two cores, ran markedly faster on this graph than on the fused
 one (``bench/encoder_ops.py``, ``bench/index.py``).
-``export.json`` records the source model's fingerprint: ``qa.embed`` uses the artifact only for
-that model. A build tool, never imported at run time (it needs torch and onnx).
+``export.json`` records the source model's fingerprint: ``qa.index.embed`` uses the artifact only
+for that model. A build tool, never imported at run time (it needs torch and onnx).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from qa.embed import EMBEDDER_DIR, EXPORT_MANIFEST, ONNX_VARIANTS, model_fingerprint
+from qa.index.embed import EMBEDDER_DIR, EXPORT_MANIFEST, ONNX_VARIANTS, model_fingerprint
 
 
 def export(

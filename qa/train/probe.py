@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from qa.eval.metrics import best_exact, best_f1
-from qa.readers.spans import best_spans
-from qa.readers.transformer import model_inputs
+from qa.read.spans import best_spans
+from qa.read.transformer import model_inputs
 from qa.train.data import load_squad, select
 from qa.train.features import Window, encode_windows
 

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.readers.transformer import model_inputs
+from qa.read.transformer import model_inputs
 from qa.train.distill import distillation_loss
 from qa.train.features import Window
 

@@ -13,9 +13,9 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
-from qa.chunk import split_oversized
+from qa.index.chunk import split_oversized
+from qa.text.validate import json_unicode_problem
 from qa.types import Document, LoadProblem, Result
-from qa.validate import json_unicode_problem
 from qa.web import state
 from qa.web.auth import require_token
 from qa.web.errors import ApiError
@@ -131,7 +131,7 @@ def delete_document(doc_id: str) -> Response:
 
 
 def _documents_from_records(records: list[Any]) -> list[Document]:
-    from qa.load import documents_from_records
+    from qa.ingest.load import documents_from_records
 
     docs, problems = documents_from_records(records, origin="documents")
     if problems:
@@ -151,7 +151,7 @@ def _describe(problems: list[LoadProblem]) -> str:
 
 
 def _add_uploads() -> Any:
-    from qa.load import load_documents
+    from qa.ingest.load import load_documents
 
     uploads = [f for name in request.files for f in request.files.getlist(name)]
     if not uploads:
@@ -186,7 +186,7 @@ def _add_uploads() -> Any:
 def _save_upload(upload: FileStorage, path: Path, original: str, limit: int) -> None:
     """Copy an uploaded file to ``path`` a block at a time, counting: past ``limit`` bytes the
     upload is refused (413) naming the file, and the rest of it is never read."""
-    from qa.load import size_problem
+    from qa.ingest.load import size_problem
 
     size = _stream_size(upload.stream)
     if size is not None and size > limit:

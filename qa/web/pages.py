@@ -85,7 +85,7 @@ def index() -> tuple[str, int]:
 
 @bp.get("/add")
 def add() -> str:
-    from qa.load import SUFFIXES
+    from qa.ingest.load import SUFFIXES
 
     settings = state().settings
     return render_template(

@@ -4,7 +4,8 @@ The master process builds the index when there is none (in a spawned child proce
 the libraries and builds the app, then forks the workers (gunicorn's ``preload_app``): the
 libraries' memory (onnxruntime, tokenizers, and spaCy for the sentence splitter) is then one copy
 shared by all workers instead of one per worker. With the shipped ONNX reader and encoder no
-process imports torch or transformers (``qa.nlp.import_spacy`` keeps thinc from importing torch).
+process imports torch or transformers (``qa.text.sentences.import_spacy`` keeps thinc from importing
+torch).
 What holds threads or file handles is created after the fork, in each worker: onnxruntime
 sessions (a thread pool does not survive a fork, and a session whose pool is gone hangs), torch's
 thread pools when a Hugging Face model needs torch, and the index's SQLite connection. Index files
@@ -201,8 +202,8 @@ def _preloaded_app(settings: Settings) -> Any:
     import onnxruntime  # noqa: F401
     import tokenizers  # noqa: F401
 
-    from qa.nlp import import_spacy
     from qa.service import QAService
+    from qa.text.sentences import import_spacy
     from qa.web import create_app
 
     import_spacy()

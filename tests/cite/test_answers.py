@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from qa.answers import aggregate, group_by_meaning, normalize_answer, sentence_around, token_f1
+from qa.cite.answers import aggregate, group_by_meaning, normalize_answer, sentence_around, token_f1
 from qa.types import Passage, ReaderOutput, Span
 
 TEXT_A = "Intro line here. The treaty was signed in Moscow. It lasts 25 years."

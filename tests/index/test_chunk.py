@@ -4,10 +4,10 @@ import itertools
 
 import pytest
 
-from qa.chunk import MAX_SENTENCE_CHARS, _windows, chunk_document, merge_regions
-from qa.embed import Embedder
-from qa.nlp import sentence_spans
+from qa.index.chunk import MAX_SENTENCE_CHARS, _windows, chunk_document, merge_regions
+from qa.index.embed import Embedder
 from qa.settings import Settings
+from qa.text.sentences import sentence_spans
 from qa.types import Document
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.embed import RECENT_BATCH, Embedder, model_fingerprint, onnx_artifact, resolve_backend
+from qa.index.embed import RECENT_BATCH, Embedder, model_fingerprint, onnx_artifact, resolve_backend
 from qa.settings import Settings
 
 

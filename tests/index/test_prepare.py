@@ -11,8 +11,8 @@ import pytest
 from support import SEEDS
 
 import qa.service
-from qa.chunk import chunk_documents
-from qa.embed import Embedder, OnnxEncoder, onnx_artifact
+from qa.index.chunk import chunk_documents
+from qa.index.embed import Embedder, OnnxEncoder, onnx_artifact
 from qa.service import QAService
 from qa.settings import Settings
 from qa.types import Document

@@ -8,7 +8,7 @@ import re
 import pytest
 from support import SEEDS
 
-from qa.clean import classify, content_regions, is_ui_token_line, is_widget_line
+from qa.ingest.clean import classify, content_regions, is_ui_token_line, is_widget_line
 
 SEED_TEXTS = {p.stem: p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))}
 

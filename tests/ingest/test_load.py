@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from support import SEEDS
 
-from qa.clean import content_regions
-from qa.load import LoadError, documents_from_records, load_documents, load_file
+from qa.ingest.clean import content_regions
+from qa.ingest.load import LoadError, documents_from_records, load_documents, load_file
 from qa.types import Document, LoadProblem
 
 

@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 from support import SEEDS
 
-from qa.clean import content_regions
-from qa.metadata import extract_date, extract_metadata, extract_source, extract_title, parse_date
+from qa.ingest.clean import content_regions
+from qa.ingest.metadata import (
+    extract_date,
+    extract_metadata,
+    extract_source,
+    extract_title,
+    parse_date,
+)
 
 
 def seed_meta(stem: str) -> dict[str, str | None]:

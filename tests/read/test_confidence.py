@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from support import save_tiny_bert
 
-from qa.readers.confidence import (
+from qa.read.confidence import (
     FEATURE_VERSION,
     FEATURES,
     ConfidenceModel,
@@ -18,7 +18,7 @@ from qa.readers.confidence import (
     FittedArtifactMismatch,
     model_fingerprint,
 )
-from qa.readers.transformer import CALIBRATION_NAME, TransformerReader
+from qa.read.transformer import CALIBRATION_NAME, TransformerReader
 from qa.settings import SHIPPED_READER
 from qa.types import Passage
 

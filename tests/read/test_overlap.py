@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.readers.overlap import NEAR_CHARS, content_terms, coverage, near
+from qa.read.overlap import NEAR_CHARS, content_terms, coverage, near
 
 
 def test_content_terms_drop_stop_words_and_stem() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.readers.spans import best_spans
+from qa.read.spans import best_spans
 
 
 def test_best_spans_come_best_first_within_the_length_band() -> None:

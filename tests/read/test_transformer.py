@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from support import SEEDS, save_tiny_bert, save_tiny_mpnet
 
-from qa.readers.base import Reader
-from qa.readers.transformer import TransformerReader, span_breaks, tidy_span, whole_words
+from qa.read.base import Reader
+from qa.read.transformer import TransformerReader, span_breaks, tidy_span, whole_words
 from qa.settings import SHIPPED_READER
 from qa.types import Passage
 
@@ -205,7 +205,7 @@ def test_the_shipped_reader_reads_a_passage_the_same_beside_any_other() -> None:
 def test_one_meaning_is_one_scored_answer(tiny_model: Path) -> None:
     """Every span the reader returns carries its meaning's evidence, and the spans of one meaning
     share one score."""
-    from qa.answers import group_by_meaning
+    from qa.cite.answers import group_by_meaning
 
     out = TransformerReader(tiny_model).read("Who agreed to swear fealty?", passages(), top_n=200)
     for group in group_by_meaning(out.spans):

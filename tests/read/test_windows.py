@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from support import SEEDS
 
-from qa.readers.windows import FastTokenizer, HFTokenizer
+from qa.read.windows import FastTokenizer, HFTokenizer
 from qa.settings import SHIPPED_READER
 
 pytestmark = pytest.mark.skipif(

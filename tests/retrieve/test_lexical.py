@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from support import CHAIRMAN_Q
 
-from qa.lexical import PREFIX, LexicalIndex, _store_tag
+from qa.retrieve.lexical import PREFIX, LexicalIndex, _store_tag
 from qa.service import QAService
 from qa.settings import Settings
 from qa.types import Document

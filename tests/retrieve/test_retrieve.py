@@ -9,7 +9,7 @@ import pytest
 from support import CHAIRMAN_DOC, CHAIRMAN_Q
 
 from qa.errors import BadInput
-from qa.lexical import LexicalIndex
+from qa.retrieve.lexical import LexicalIndex
 from qa.service import QAService
 from qa.settings import Settings
 from qa.store.base import Store

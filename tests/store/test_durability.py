@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embed import Embedder
 from qa.errors import DocumentNotFound
-from qa.retrieve import Retriever
+from qa.index.embed import Embedder
+from qa.retrieve.retriever import Retriever
 from qa.service import QAService
 from qa.settings import Settings
 from qa.store.faiss_sqlite import FaissSqliteStore

@@ -9,8 +9,8 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 
-from qa.embed import EMBEDDER_DIR, ONNX_VARIANTS
-from qa.embed_export import _plain_layer_norms
+from qa.index.embed import EMBEDDER_DIR, ONNX_VARIANTS
+from qa.train.embed_export import _plain_layer_norms
 
 
 def _session(path: Path) -> ort.InferenceSession:

@@ -13,7 +13,7 @@ from support import CONTEXT, save_tiny_bert, save_tiny_mpnet, squad
 
 from qa.eval.metrics import exact_match, normalize_answer
 from qa.eval.metrics import f1_score as f1
-from qa.readers.transformer import TransformerReader
+from qa.read.transformer import TransformerReader
 from qa.train.cli import main
 from qa.train.data import (
     Example,
@@ -175,7 +175,7 @@ def _case(  # type: ignore[no-untyped-def]
     kind: str, texts: list[str], rows: list[list[float]], answers: list[str], title: str = "T"
 ):
     from qa.eval.formats import Example as EvalExample
-    from qa.readers.confidence import FEATURES
+    from qa.read.confidence import FEATURES
     from qa.train.calibrate import Case
 
     ex = EvalExample(id=kind, question="q", answers=answers, title=title)

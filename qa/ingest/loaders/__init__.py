@@ -1,6 +1,6 @@
 """Readers of formats whose article text has to be extracted rather than read as is (web pages,
-PDF, Word). Each returns an :class:`Extracted`; :mod:`qa.load` turns it into a document, so the
-rules about ids, problems and offsets live in one place."""
+PDF, Word). Each returns an :class:`Extracted`; :mod:`qa.ingest.load` turns it into a document, so
+the rules about ids, problems and offsets live in one place."""
 
 from __future__ import annotations
 

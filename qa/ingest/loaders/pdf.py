@@ -1,4 +1,4 @@
-"""PDF files by pypdf: the text layer of every page, page breaks kept (see :mod:`qa.pages`).
+"""PDF files by pypdf: the text layer of every page, page breaks kept (see :mod:`qa.text.pages`).
 
 A PDF that gives no text is reported, never indexed empty: a password-protected one, a scan
 without a text layer (OCR is out of scope), or a file pypdf cannot parse."""
@@ -8,8 +8,8 @@ from __future__ import annotations
 import io
 import logging
 
-from qa.loaders import Extracted, ExtractError
-from qa.pages import join_pages
+from qa.ingest.loaders import Extracted, ExtractError
+from qa.text.pages import join_pages
 
 
 def _meta(value: object) -> str | None:

@@ -4,8 +4,8 @@ the library, so the text is indexed as extracted, without our line cleaner."""
 
 from __future__ import annotations
 
-from qa.loaders import Extracted, ExtractError
-from qa.metadata import parse_date
+from qa.ingest.loaders import Extracted, ExtractError
+from qa.ingest.metadata import parse_date
 
 #: elements a browser never shows, which the library does not look for by itself
 _HIDDEN = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 
-from qa.loaders import Extracted, ExtractError
+from qa.ingest.loaders import Extracted, ExtractError
 
 
 def _lines(document: object) -> list[str]:

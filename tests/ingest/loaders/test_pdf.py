@@ -7,8 +7,8 @@ from pathlib import Path
 
 from support import make_pdf
 
-from qa.load import load_documents, load_file
-from qa.pages import page_at, page_starts
+from qa.ingest.load import load_documents, load_file
+from qa.text.pages import page_at, page_starts
 
 PAGE_ONE = "The harbour council met on Monday to discuss the new tram line."
 PAGE_TWO = "Work on the tram line will start in the spring of next year."

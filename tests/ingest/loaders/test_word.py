@@ -7,7 +7,7 @@ from pathlib import Path
 
 import docx
 
-from qa.load import load_documents, load_file
+from qa.ingest.load import load_documents, load_file
 
 
 def make_docx(path: Path) -> Path:
