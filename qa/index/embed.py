@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: ONNX encoders built from the packaged model, and ``export.json`` saying from which weights
-EMBEDDER_DIR = Path(__file__).parent / "models" / "embedder"
+EMBEDDER_DIR = Path(__file__).parents[1] / "models" / "embedder"
 EXPORT_MANIFEST = "export.json"
 ONNX_VARIANTS = {"onnx-int8": "model-int8.onnx", "onnx": "model.onnx"}
 #: ``auto``: the fastest shipped ONNX variant made from this model, else torch
