@@ -26,7 +26,7 @@ from common import ROOT, SHARED_DATA, peak_rss_mb, shared_data, table, write_res
 
 
 def corpus(source: str, n: int) -> list[Any]:
-    from qa.types import Document
+    from qa.types import Document, Meta
 
     if source == "squad":
         from qa.eval.formats import read_squad
@@ -41,7 +41,7 @@ def corpus(source: str, n: int) -> list[Any]:
         path = seeds[i % len(seeds)]
         text = path.read_text(encoding="utf-8")
         out.append(Document(id=f"{path.stem}-{i // len(seeds)}", text=text,
-                            title=text.split("\n", 1)[0][:200]))
+                            meta=Meta(text.split("\n", 1)[0][:200])))
     return out
 
 

@@ -45,7 +45,7 @@ from common import RESULTS, SHARED_DATA, shared_data, write_result  # noqa: E402
 
 from qa.store import StoreConfig  # noqa: E402
 from qa.store.faiss_sqlite import _plan  # noqa: E402
-from qa.types import Chunk, Document  # noqa: E402
+from qa.types import Chunk, Document, Meta  # noqa: E402
 
 DIM, RANK, K, QUERIES = 384, 48, 10, 200
 WORDS = [
@@ -137,7 +137,7 @@ def synthetic_rows(lo: int, hi: int) -> tuple[list[Document], list[Chunk]]:
     docs, chunks = [], []
     for i in range(lo, hi):
         text = " ".join(rng.choice(WORDS, 12)) + f" item{i}."
-        docs.append(Document(f"d{i:07d}", text, title=f"d{i}"))
+        docs.append(Document(f"d{i:07d}", text, meta=Meta(f"d{i}")))
         chunks.append(Chunk(f"d{i:07d}", 0, 0, len(text), text))
     return docs, chunks
 

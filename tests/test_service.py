@@ -16,7 +16,7 @@ from qa.errors import BadInput, DocumentNotFound, IndexVersionMismatch, ModelMis
 from qa.index.embed import Embedder
 from qa.service import QAService
 from qa.settings import Settings
-from qa.types import Document, Passage
+from qa.types import Document, Meta, Passage
 
 
 class CountingEmbedder(Embedder):
@@ -107,7 +107,7 @@ def test_adding_documents_does_not_reembed_the_old_ones(writable: QAService):
         "The Zorblatt Institute was founded in 1911 by Mira Kessel. "
         "Mira Kessel directed the institute until 1950."
     )
-    report = writable.add_documents([Document("zorblatt", text, title="Zorblatt")])
+    report = writable.add_documents([Document("zorblatt", text, Meta("Zorblatt"))])
     assert report.added == ["zorblatt"] and embedder.embedded == [text]
     assert writable.store.count() == (6, writable.store.count()[1])
     result = writable.ask("Who founded the Zorblatt Institute?")

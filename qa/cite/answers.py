@@ -138,11 +138,7 @@ def aggregate(
             citations.append(
                 Citation(
                     doc_id=span.doc_id,
-                    title=passage.title,
-                    source=passage.source,
-                    date=passage.date,
-                    url=passage.url,
-                    path=passage.path,
+                    meta=passage.meta,
                     start=span.start,
                     end=span.end,
                     sentence_start=s_start,

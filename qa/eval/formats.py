@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from qa.types import Document
+from qa.types import Document, Meta
 
 
 class DataError(ValueError):
@@ -129,7 +129,7 @@ def read_squad(path: str | Path, articles: set[str] | None = None) -> Dataset:
             if not isinstance(para, dict) or not isinstance(para.get("context"), str):
                 raise DataError(f"{where}.paragraphs[{p}]: a paragraph needs a 'context' string")
             doc_id = f"{base}-p{p}"
-            documents.append(Document(id=doc_id, text=para["context"], title=title))
+            documents.append(Document(id=doc_id, text=para["context"], meta=Meta(title=title)))
             for q, qa in enumerate(para.get("qas") or []):
                 examples.append(
                     _squad_example(
@@ -234,7 +234,9 @@ def read_beir(directory: str | Path, split: str = "test") -> BeirData:
             raise DataError(f"{corpus}:{n}: a corpus record needs '_id' and 'text'")
         title = str(record.get("title") or "").strip()
         documents.append(
-            Document(id=str(doc_id), text=f"{title}\n\n{text}" if title else text, title=title)
+            Document(
+                id=str(doc_id), text=f"{title}\n\n{text}" if title else text, meta=Meta(title)
+            )
         )
     qrels = _read_qrels(qrels_file)
     all_queries: dict[str, str] = {}

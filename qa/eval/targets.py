@@ -109,7 +109,7 @@ class LocalTarget:
         return [r.to_dict() for r in self.service.ask_batch(questions, filters=filters)]
 
     def read(self, question: str, doc: Document) -> dict[str, Any]:
-        passage = Passage(doc.id, 0, 0, len(doc.text), doc.text, title=doc.title, score=1.0, rank=1)
+        passage = Passage(doc.id, 0, 0, len(doc.text), doc.text, doc.meta, score=1.0, rank=1)
         return self.service.read(question, [passage]).to_dict()
 
     def search(self, queries: list[str], k: int) -> list[list[dict[str, Any]]]:

@@ -27,7 +27,7 @@ from qa.ingest.clean import content_regions
 from qa.ingest.loaders import Extracted, ExtractError
 from qa.ingest.metadata import MAX_TITLE_CHARS, extract_metadata, parse_date
 from qa.text.validate import json_unicode_problem
-from qa.types import Document, LoadProblem
+from qa.types import Document, LoadProblem, Meta
 
 TEXT_SUFFIXES = frozenset({".txt", ".md"})
 HTML_SUFFIXES = frozenset({".html", ".htm"})
@@ -85,45 +85,29 @@ def _make_document(
     doc_id: str,
     text: str,
     path: str | None,
+    stated: Meta,
     *,
-    title: str | None = None,
-    source: str | None = None,
-    date: str | None = None,
-    url: str | None = None,
     author: str | None = None,
     clean: bool = True,
 ) -> Document:
-    """Clean (unless an extractor already did) and fill in what the caller did not know from the
-    text itself."""
+    """Clean (unless an extractor already did) and fill in from the text itself what ``stated``
+    (the file's or the record's own metadata) leaves empty."""
     content = content_regions(text) if clean else [(0, len(text))]
     if not content:
         raise LoadError("no article text: every line looks like page boilerplate")
-    meta = extract_metadata(text, content, path)
-    return Document(
-        id=doc_id,
-        text=text,
-        title=(title or meta["title"] or doc_id)[:MAX_TITLE_CHARS],
-        source=source or meta["source"],
-        date=date or meta["date"],
-        url=url,
+    found = extract_metadata(text, content, path)
+    meta = Meta(
+        title=(stated.title or found["title"] or doc_id)[:MAX_TITLE_CHARS],
+        source=stated.source or found["source"],
+        date=stated.date or found["date"],
+        url=stated.url,
         path=path,
-        content=content,
-        author=author,
     )
+    return Document(id=doc_id, text=text, meta=meta, content=content, author=author)
 
 
 def _extracted_document(doc_id: str, found: Extracted, path: str) -> Document:
-    return _make_document(
-        doc_id,
-        found.text,
-        path,
-        title=found.title,
-        source=found.source,
-        date=found.date,
-        url=found.url,
-        author=found.author,
-        clean=False,
-    )
+    return _make_document(doc_id, found.text, path, found.meta, author=found.author, clean=False)
 
 
 def _record_document(record: Any, path: str | None) -> Document:
@@ -143,15 +127,13 @@ def _record_document(record: Any, path: str | None) -> Document:
     date = parse_date(raw_date) if raw_date else None
     if raw_date and not date:
         raise LoadError(f"field 'date' is not a date: {raw_date!r} (expected YYYY-MM-DD)")
-    return _make_document(
-        doc_id,
-        text,
-        path,
-        title=_optional_str(record, "title"),
+    stated = Meta(
+        title=_optional_str(record, "title") or "",
         source=_optional_str(record, "source"),
         date=date,
         url=_optional_str(record, "url"),
     )
+    return _make_document(doc_id, text, path, stated)
 
 
 Located = list[tuple[Document, str]]  # a document and where it came from, for reports
@@ -290,7 +272,7 @@ def _load_data(name: str, data: bytes, shown: str) -> tuple[Located, list[LoadPr
     doc_id = _check_id(Path(name).stem)
     if suffix in EXTRACTED_SUFFIXES:
         return [(_extracted_document(doc_id, _extract(suffix, data), shown), shown)], []
-    return [(_make_document(doc_id, _decode(data), shown), shown)], []
+    return [(_make_document(doc_id, _decode(data), shown, Meta()), shown)], []
 
 
 def _load_jsonl(text: str, shown: str) -> tuple[Located, list[LoadProblem]]:

@@ -6,6 +6,7 @@ tables in ``tables``, its placeholder in ``_param`` and runs statements in ``_ro
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from contextlib import AbstractContextManager
@@ -15,7 +16,7 @@ import numpy as np
 
 from qa.errors import DocumentNotFound, ModelMismatch
 from qa.store.base import StoreConfig, document_fingerprint
-from qa.types import Chunk, Document, DocumentInfo
+from qa.types import Chunk, Document, DocumentInfo, Meta
 
 #: the documents table's columns, in the order of ``document_row``
 DOCUMENT_COLUMNS = "id, title, source, date, url, path, text, content, fingerprint, added"
@@ -39,18 +40,8 @@ def checked_vectors(
 def document_row(doc: Document, content: Any) -> tuple[Any, ...]:
     """The values of ``DOCUMENT_COLUMNS``; ``content`` is ``doc.content`` as the driver wants
     JSON (a string for SQLite, a ``Jsonb`` for PostgreSQL)."""
-    return (
-        doc.id,
-        doc.title,
-        doc.source,
-        doc.date,
-        doc.url,
-        doc.path,
-        doc.text,
-        content,
-        document_fingerprint(doc),
-        time.time(),
-    )
+    meta = dataclasses.astuple(doc.meta)  # title, source, date, url, path
+    return (doc.id, *meta, doc.text, content, document_fingerprint(doc), time.time())
 
 
 class DocumentRows:
@@ -111,7 +102,7 @@ class DocumentRows:
         r = rows[0]
         content = json.loads(r[7]) if isinstance(r[7], str) else r[7]  # jsonb arrives parsed
         spans = [(int(a), int(b)) for a, b in content]
-        return Document(r[0], r[1], r[2], r[3], r[4], r[5], r[6], spans)
+        return Document(r[0], r[1], Meta(*r[2:7]), spans)
 
     def _infos(self, doc_id: str | None = None) -> list[DocumentInfo]:
         t = self.tables
@@ -123,7 +114,7 @@ class DocumentRows:
             args,
         )
         return [
-            DocumentInfo(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7])) for r in rows
+            DocumentInfo(r[0], Meta(*r[1:6]), int(r[6]), int(r[7])) for r in rows
         ]
 
     def documents(self) -> list[DocumentInfo]:

@@ -117,7 +117,7 @@ def collect(model: str | Path, squad2: str | Path, split: Split) -> list[Case]:
                     passages = service.with_dense_scores(ex.question, passages[:depth])
                     cases.append(_case(reader, ex, "open_domain", passages))
                     d = by_id[ex.gold_docs[0]]
-                    gold = Passage(d.id, 0, 0, len(d.text), d.text, title=d.title, rank=1)
+                    gold = Passage(d.id, 0, 0, len(d.text), d.text, d.meta, rank=1)
                     gold = service.with_dense_scores(ex.question, [gold])[0]
                     cases.append(_case(reader, ex, "gold_passage", [gold]))
             else:

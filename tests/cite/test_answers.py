@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from qa.cite.answers import aggregate, group_by_meaning, normalize_answer, sentence_around, token_f1
-from qa.types import Passage, ReaderOutput, Span
+from qa.types import Meta, Passage, ReaderOutput, Span
 
 TEXT_A = "Intro line here. The treaty was signed in Moscow. It lasts 25 years."
 TEXT_B = "Elsewhere: the treaty was signed in Moscow by both leaders."
@@ -20,8 +20,7 @@ def passage(doc_id: str, text: str, offset: int = 0) -> Passage:
         start=offset,
         end=offset + len(text),
         text=text,
-        title=f"T {doc_id}",
-        source="TASS",
+        meta=Meta(f"T {doc_id}", source="TASS"),
     )
 
 

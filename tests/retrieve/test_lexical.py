@@ -13,7 +13,7 @@ from support import CHAIRMAN_Q
 from qa.retrieve.lexical import PREFIX, LexicalIndex, _store_tag
 from qa.service import QAService
 from qa.settings import Settings
-from qa.types import Document
+from qa.types import Document, Meta
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def test_a_write_replaces_the_save(index_dir: Path, seeds_service: QAService):
     svc.retriever.sync()
     before = svc.store.generation()
     text = "Zorbulan quintessa was elected mayor of Tskhinvali in 2031."
-    svc.add_documents([Document("zz", text, title="Zorbulan")])
+    svc.add_documents([Document("zz", text, Meta("Zorbulan"))])
     top = svc.search("Zorbulan quintessa", top_k=1)[0]
     assert top.doc_id == "zz" and top.scores["bm25_rank"] == 1
     after = svc.store.generation()

@@ -13,7 +13,7 @@ from qa.retrieve.lexical import LexicalIndex
 from qa.service import QAService
 from qa.settings import Settings
 from qa.store.base import Store
-from qa.types import Document, Filters
+from qa.types import Document, Filters, Meta
 
 
 def test_gold_document_ranks_first_with_explained_scores(seeds_service, seeds_text):
@@ -149,7 +149,7 @@ def test_large_bm25_index_is_rebuilt_off_the_search_path(seeds_index_dir, seeds_
         real_build(self, store)
 
     text = "Zorbulan quintessa was elected mayor of Tskhinvali in 2031."
-    svc.add_documents([Document("zz", text, title="Zorbulan")])
+    svc.add_documents([Document("zz", text, Meta("Zorbulan"))])
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(LexicalIndex, "build", gated_build)
         stale = svc.search("Zorbulan quintessa", top_k=3)
@@ -172,10 +172,10 @@ def test_a_replaced_document_is_cited_with_its_new_title(tmp_path):
     """Document rows are cached per store generation: a write must not leave the old title."""
     text = "Tskhinvali is the capital of South Ossetia. Its parliament met on Monday."
     svc = QAService(Settings(index_dir=tmp_path / "index"))
-    svc.add_documents([Document("d", text, title="Old title")])
+    svc.add_documents([Document("d", text, Meta("Old title"))])
     question = "What is the capital of South Ossetia?"
     assert svc.search(question)[0].title == "Old title"
-    svc.add_documents([Document("d", text + " It adjourned.", title="New title")])
+    svc.add_documents([Document("d", text + " It adjourned.", Meta("New title"))])
     assert svc.search(question)[0].title == "New title"
     svc.close()
 

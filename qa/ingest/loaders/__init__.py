@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from qa.types import Meta
+
 
 class ExtractError(ValueError):
     """The file cannot give any article text; the message says why (encrypted, no text layer,
@@ -14,15 +16,13 @@ class ExtractError(ValueError):
 
 @dataclass
 class Extracted:
-    """The text a format's library found and what the file says about itself.
+    """The text a format's library found and what the file says about itself (``meta``: an empty
+    field is one the file does not state).
 
     ``text`` is what gets indexed and what every offset points into. ``page_starts`` holds the
     offset where each page begins (PDF only; empty otherwise)."""
 
     text: str
-    title: str | None = None
+    meta: Meta = field(default_factory=Meta)
     author: str | None = None
-    source: str | None = None
-    date: str | None = None
-    url: str | None = None
     page_starts: list[int] = field(default_factory=list)

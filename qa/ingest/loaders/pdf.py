@@ -10,6 +10,7 @@ import logging
 
 from qa.ingest.loaders import Extracted, ExtractError
 from qa.text.pages import join_pages
+from qa.types import Meta
 
 
 def _meta(value: object) -> str | None:
@@ -43,6 +44,6 @@ def extract_pdf(data: bytes) -> Extracted:
         raise ExtractError("no text layer in the PDF (a scan? text would need OCR)")
     return Extracted(
         text=join_pages(pages),
-        title=_meta(info.title) if info else None,
+        meta=Meta(title=(_meta(info.title) if info else None) or ""),
         author=_meta(info.author) if info else None,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from qa.ingest.loaders import Extracted, ExtractError
 from qa.ingest.metadata import parse_date
+from qa.types import Meta
 
 #: elements a browser never shows, which the library does not look for by itself
 _HIDDEN = [
@@ -40,11 +41,10 @@ def extract_web_page(markup: str) -> Extracted:
     if not text:
         raise ExtractError("no article text found in the HTML page")
     assert isinstance(found, trafilatura.settings.Document)
-    return Extracted(
-        text=text,
-        title=_clean(found.title),
-        author=_clean(found.author),
+    meta = Meta(
+        title=_clean(found.title) or "",
         source=_clean(found.sitename),
         date=parse_date(found.date) if found.date else None,
         url=_clean(found.url),
     )
+    return Extracted(text=text, meta=meta, author=_clean(found.author))

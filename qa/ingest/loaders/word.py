@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 
 from qa.ingest.loaders import Extracted, ExtractError
+from qa.types import Meta
 
 
 def _lines(document: object) -> list[str]:
@@ -37,6 +38,6 @@ def extract_docx(data: bytes) -> Extracted:
         raise ExtractError("no text in the Word file")
     return Extracted(
         text=text,
-        title=" ".join((props.title or "").split()) or None,
+        meta=Meta(title=" ".join((props.title or "").split())),
         author=" ".join((props.author or "").split()) or None,
     )
