@@ -76,7 +76,7 @@ def timed_full_run(index_dir: Path, corpus: Path) -> tuple[float, float]:
 def check(index_dir: Path, batches: list[list[str]], svc_kwargs: dict[str, Any]) -> dict[str, Any]:
     """What a reader of the killed index finds; raises AssertionError when a promise is broken."""
     settings = Settings(index_dir=index_dir)
-    if not store_exists(settings):
+    if not store_exists(settings.storage):
         return {"documents": 0, "batches": 0, "note": "killed before the first commit"}
     svc = QAService(settings, **svc_kwargs)
     try:

@@ -130,8 +130,8 @@ def _service(settings: Settings, build: bool = True) -> Any:
         report = svc.ensure_index()
         if report is not None:
             print(
-                f"built the index in {settings.index_dir} from "
-                f"{', '.join(map(str, settings.corpus))}: {len(report.added)} documents, "
+                f"built the index in {settings.storage.index_dir} from "
+                f"{', '.join(map(str, settings.indexing.corpus))}: {len(report.added)} documents, "
                 f"{report.chunks} chunks",
                 file=sys.stderr,
             )
@@ -158,7 +158,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged "
             f"{len(report.unchanged)} documents ({report.chunks} chunks written, "
-            f"{report.seconds:.1f}s); index {settings.index_dir}: {docs} documents, {chunks} chunks"
+            f"{report.seconds:.1f}s); index {settings.storage.index_dir}: {docs} documents, "
+            f"{chunks} chunks"
         )
     loaded = len(report.added) + len(report.replaced) + len(report.unchanged)
     return 1 if report.problems and not loaded else 0

@@ -22,7 +22,7 @@ from qa.cite.answers import aggregate
 from qa.errors import BadInput, TooLarge
 from qa.index.chunk import chunk_documents, split_oversized
 from qa.index.embed import Embedder
-from qa.read import Reader, make_reader
+from qa.read import Reader, answer_threshold, make_reader
 from qa.retrieve.retriever import Retriever
 from qa.settings import Settings
 from qa.store import Store, StoreConfig, open_store, store_exists
@@ -54,9 +54,9 @@ class QAService:
     ) -> None:
         self.settings = settings or Settings.from_env()
         self.embedder = embedder or Embedder(
-            self.settings.embed_model,
-            self.settings.embed_batch_size,
-            backend=self.settings.embed_backend,
+            self.settings.models.embed_model,
+            self.settings.models.embed_batch_size,
+            backend=self.settings.models.embed_backend,
         )
         self._reader = reader
         self._store: Store | None = None
@@ -70,7 +70,7 @@ class QAService:
     def reader(self) -> Reader:
         with self._lock:
             if self._reader is None:
-                self._reader = make_reader(self.settings)
+                self._reader = make_reader(self.settings.models)
             return self._reader
 
     @property
@@ -79,8 +79,8 @@ class QAService:
         creating one needs the embedder's dimension."""
         with self._lock:
             if self._store is None:
-                config = None if store_exists(self.settings) else self._store_config()
-                self._store = open_store(self.settings, config)
+                config = None if store_exists(self.settings.storage) else self._store_config()
+                self._store = open_store(self.settings.storage, config)
                 self._store_checked = config is not None
             return self._store
 
@@ -100,22 +100,22 @@ class QAService:
                 self._retriever = Retriever(
                     self._checked_store(),
                     self.embedder,
-                    self.settings.candidates,
-                    self.settings.rrf_k,
-                    fusion=self.settings.fusion,
-                    dense_weight=self.settings.dense_weight,
-                    lexical_dir=self.settings.index_dir,
+                    self.settings.retrieval.candidates,
+                    self.settings.retrieval.rrf_k,
+                    fusion=self.settings.retrieval.fusion,
+                    dense_weight=self.settings.retrieval.dense_weight,
+                    lexical_dir=self.settings.storage.index_dir,
                 )
             return self._retriever
 
     def _store_config(self) -> StoreConfig:
         return StoreConfig(
-            model=self.settings.embed_model,
+            model=self.settings.models.embed_model,
             # the variant too (torch, ONNX int8): their vectors differ slightly
             model_fingerprint=self.embedder.fingerprint,
             dimension=self.embedder.dimension,
-            chunk_tokens=self.settings.chunk_tokens,
-            chunk_overlap=self.settings.chunk_overlap,
+            chunk_tokens=self.settings.indexing.chunk_tokens,
+            chunk_overlap=self.settings.indexing.chunk_overlap,
         )
 
     def warm_up(self) -> None:
@@ -129,7 +129,7 @@ class QAService:
         self.read("Who started the service?", [Passage("warm-up", 0, 0, len(text), text)])
 
     def index_exists(self) -> bool:
-        return store_exists(self.settings)
+        return store_exists(self.settings.storage)
 
     def close(self) -> None:
         with self._lock:
@@ -158,10 +158,10 @@ class QAService:
         from qa.ingest.load import load_documents
 
         docs, problems = load_documents(
-            list(paths) if paths is not None else self.settings.corpus,
-            max_file_bytes=self.settings.max_file_bytes,
+            list(paths) if paths is not None else self.settings.indexing.corpus,
+            max_file_bytes=self.settings.limits.max_file_bytes,
         )
-        docs, too_long = split_oversized(docs, self.settings.max_document_chars)
+        docs, too_long = split_oversized(docs, self.settings.limits.max_document_chars)
         return docs, problems + too_long
 
     def add_documents(
@@ -172,8 +172,8 @@ class QAService:
         ``atomic``: every document is chunked and embedded first, then all are written in one
         store transaction, so a failure writes nothing (an upload is accepted or rejected whole).
         Otherwise (``qa index`` over a corpus, where memory must stay bounded) each batch of
-        ``settings.write_batch`` documents is one transaction; after a failure the index holds
-        the batches committed before it, and a rerun skips them as unchanged."""
+        ``write_batch`` documents is one transaction; after a failure the index holds the batches
+        committed before it, and a rerun skips them as unchanged."""
         started = time.perf_counter()
         report = IndexReport()
         store = self._checked_store()
@@ -185,7 +185,7 @@ class QAService:
             else:
                 todo.append(doc)
                 (report.replaced if doc.id in known else report.added).append(doc.id)
-        size = max(1, len(todo)) if atomic else max(1, self.settings.write_batch)
+        size = max(1, len(todo)) if atomic else max(1, self.settings.indexing.write_batch)
         for i in range(0, len(todo), size):
             batch = todo[i : i + size]
             chunks, vectors = self._prepare(batch, store.config, progress)
@@ -212,14 +212,15 @@ class QAService:
             )
             return [c for doc_chunks in per_doc for c in doc_chunks]
 
-        if self.settings.index_engine == "ray":
+        if self.settings.indexing.index_engine == "ray":
             chunks = chunk(docs)
             if not chunks:
                 return chunks, self.embedder.embed([], progress=progress)
             from qa.index import ray_engine
 
             texts = [c.text for c in chunks]
-            return chunks, ray_engine.embed(texts, self.settings, self.settings.ray_address or None)
+            address = self.settings.indexing.ray_address or None
+            return chunks, ray_engine.embed(texts, self.settings, address)
         parts = [docs[i : i + CHUNK_STEP] for i in range(0, len(docs), CHUNK_STEP)]
         if len(parts) <= 1:
             chunks = chunk(docs)
@@ -244,7 +245,7 @@ class QAService:
         return self.store.delete(doc_id)
 
     def ensure_index(self) -> IndexReport | None:
-        """Build the index from ``settings.corpus`` when there is none (first run)."""
+        """Build the index from ``settings.indexing.corpus`` when there is none (first run)."""
         if self.index_exists() and self.store.count()[0] > 0:
             return None
         return self.index()
@@ -261,13 +262,13 @@ class QAService:
         with self._lock:
             if self._store is None:
                 self._store = open_store(
-                    self.settings, None if store_exists(self.settings) else config
+                    self.settings.storage, None if store_exists(self.settings.storage) else config
                 )
             store = self._store
         report = IndexReport(problems=problems, added=[d.id for d in docs])
         with store.rebuilding(config) as writer:
-            for i in range(0, len(docs), max(1, self.settings.write_batch)):
-                batch = docs[i : i + self.settings.write_batch]
+            for i in range(0, len(docs), max(1, self.settings.indexing.write_batch)):
+                batch = docs[i : i + self.settings.indexing.write_batch]
                 chunks, vectors = self._prepare(batch, config, progress)
                 writer.add(batch, chunks, vectors)
                 report.chunks += len(chunks)
@@ -308,8 +309,8 @@ class QAService:
     ) -> list[Result]:
         if not isinstance(questions, list):
             raise BadInput("questions must be a list of strings")
-        if len(questions) > self.settings.max_batch:
-            raise TooLarge(f"at most {self.settings.max_batch} questions per batch")
+        if len(questions) > self.settings.limits.max_batch:
+            raise TooLarge(f"at most {self.settings.limits.max_batch} questions per batch")
         questions = [self._check_question(q) for q in questions]
         k = self._check_top_k(top_k)
         flt = _filters(filters)
@@ -335,16 +336,13 @@ class QAService:
         # the reader's fitted weights have only seen ranked passages (unranked read as unretrieved)
         passages = [p if p.rank > 0 else replace(p, rank=i) for i, p in enumerate(passages, 1)]
         started = time.perf_counter()
-        read = self.with_dense_scores(question, passages[: max(1, self.settings.reader_passages)])
+        depth = max(1, self.settings.reading.reader_passages)
+        read = self.with_dense_scores(question, passages[:depth])
         reader = self.reader
-        output = reader.read(question, read, top_n=self.settings.max_answers * 4)
+        output = reader.read(question, read, top_n=self.settings.reading.max_answers * 4)
         read_done = time.perf_counter()
-        threshold = (
-            self.settings.answer_threshold
-            if self.settings.answer_threshold is not None
-            else reader.default_threshold
-        )
-        answers = aggregate(output, passages, threshold, self.settings.max_answers)
+        threshold = answer_threshold(self.settings.reading, reader)
+        answers = aggregate(output, passages, threshold, self.settings.reading.max_answers)
         done = time.perf_counter()
         return Result(
             question=question,
@@ -388,16 +386,12 @@ class QAService:
             "documents": docs,
             "chunks": chunks,
             "generation": self.store.generation(),
-            "index_dir": str(self.settings.index_dir),
+            "index_dir": str(self.settings.storage.index_dir),
             "store": self.store.kind,
             "index_format": self.store.format_version,
-            "embed_model": self.settings.embed_model,
+            "embed_model": self.settings.models.embed_model,
             "reader": self.reader.name,
-            "threshold": (
-                self.settings.answer_threshold
-                if self.settings.answer_threshold is not None
-                else self.reader.default_threshold
-            ),
+            "threshold": answer_threshold(self.settings.reading, self.reader),
         }
 
     # -- validation ----------------------------------------------------------------------------
@@ -407,10 +401,10 @@ class QAService:
             raise BadInput("question must be a string")
         question = check_text(question, "question")
         # the limit applies to what was sent (as the spec states it), spaces included
-        if len(question) > self.settings.max_question_chars:
+        if len(question) > self.settings.limits.max_question_chars:
             raise TooLarge(
                 f"question has {len(question)} characters; the limit is "
-                f"{self.settings.max_question_chars}"
+                f"{self.settings.limits.max_question_chars}"
             )
         question = question.strip()
         if not question:
@@ -419,11 +413,11 @@ class QAService:
 
     def _check_top_k(self, top_k: Any) -> int:
         if top_k is None:
-            return self.settings.top_k
+            return self.settings.retrieval.top_k
         if isinstance(top_k, bool) or not isinstance(top_k, int):
             raise BadInput("top_k must be an integer")
-        if not 1 <= top_k <= self.settings.max_top_k:
-            raise BadInput(f"top_k must be between 1 and {self.settings.max_top_k}")
+        if not 1 <= top_k <= self.settings.limits.max_top_k:
+            raise BadInput(f"top_k must be between 1 and {self.settings.limits.max_top_k}")
         return top_k
 
 

@@ -65,15 +65,12 @@ class LocalTarget:
 
     def __init__(self, settings: Settings, *, with_reader: bool = True) -> None:
         """``with_reader=False`` for retrieval-only runs, which then need no reader model."""
+        from qa.read import answer_threshold
         from qa.service import QAService
 
         configured = QAService(settings)
         reader = configured.reader if with_reader else None
-        self.threshold = float(
-            settings.answer_threshold
-            if settings.answer_threshold is not None
-            else (reader.default_threshold if reader else 0.0)
-        )
+        self.threshold = float(answer_threshold(settings.reading, reader) if reader else 0.0)
         self.settings = settings
         self.service = QAService(
             settings.replace(answer_threshold=0.0), reader=reader, embedder=configured.embedder
@@ -84,9 +81,9 @@ class LocalTarget:
         return {
             "target": self.name,
             "reader": self.reader_name,
-            "embed_model": self.settings.embed_model,
-            "index_dir": str(self.settings.index_dir),
-            "top_k": self.settings.top_k,
+            "embed_model": self.settings.models.embed_model,
+            "index_dir": str(self.settings.storage.index_dir),
+            "top_k": self.settings.retrieval.top_k,
             "threshold": self.threshold,
         }
 
@@ -98,9 +95,9 @@ class LocalTarget:
         report = self.service.ensure_index()
         if report is not None:
             print(
-                f"built the index in {self.settings.index_dir} from "
-                f"{', '.join(map(str, self.settings.corpus))}: {len(report.added)} documents, "
-                f"{report.chunks} chunks",
+                f"built the index in {self.settings.storage.index_dir} from "
+                f"{', '.join(map(str, self.settings.indexing.corpus))}: "
+                f"{len(report.added)} documents, {report.chunks} chunks",
                 file=sys.stderr,
             )
 

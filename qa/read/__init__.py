@@ -8,17 +8,25 @@ names for it, so a configuration written for an earlier version still loads."""
 from __future__ import annotations
 
 from qa.read.base import Reader
-from qa.settings import Settings
+from qa.settings import ModelSettings, ReadingSettings
 
 NAMES = ("auto", "transformer")
 
 
-def make_reader(settings: Settings) -> Reader:
-    if settings.reader not in NAMES:
-        raise ValueError(f"unknown reader {settings.reader!r}; choose one of {', '.join(NAMES)}")
+def make_reader(models: ModelSettings) -> Reader:
+    if models.reader not in NAMES:
+        raise ValueError(f"unknown reader {models.reader!r}; choose one of {', '.join(NAMES)}")
     from qa.read.transformer import TransformerReader
 
-    return TransformerReader(settings.reader_path, threshold=settings.answer_threshold)
+    return TransformerReader(models.reader_path)
 
 
-__all__ = ["NAMES", "Reader", "make_reader"]
+def answer_threshold(reading: ReadingSettings, reader: Reader) -> float:
+    """The one place the answer threshold is decided: the configured one
+    (``QA_ANSWER_THRESHOLD``), else the reader's calibrated default."""
+    if reading.answer_threshold is not None:
+        return reading.answer_threshold
+    return reader.default_threshold
+
+
+__all__ = ["NAMES", "Reader", "answer_threshold", "make_reader"]

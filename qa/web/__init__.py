@@ -81,18 +81,18 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     # interactive debugger only ever comes with Flask's own server, which `qa serve --dev` runs
     # without it
     app.debug = False
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_body_bytes
+    app.config["MAX_CONTENT_LENGTH"] = settings.server.max_body_bytes
+    app.config["MAX_FORM_MEMORY_SIZE"] = settings.server.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["qa"] = WebState(
         service=service,
         settings=settings,
         limiter=InFlightLimiter(
-            capacity=max(settings.queue_size, 1), concurrency=max(settings.threads, 1)
+            capacity=max(settings.server.queue_size, 1), concurrency=max(settings.server.threads, 1)
         ),
         metrics=Metrics(),
-        writes=RateLimiter(settings.writes_per_minute),
+        writes=RateLimiter(settings.server.writes_per_minute),
     )
 
     from qa.web.api import bp as api_bp

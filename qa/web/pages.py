@@ -91,9 +91,9 @@ def add() -> str:
     return render_template(
         "add.html",
         accept=",".join(sorted(SUFFIXES)),
-        max_upload_bytes=settings.max_body_bytes,
-        max_file_bytes=min(settings.max_file_bytes, settings.max_body_bytes),
-        writable=bool(settings.api_token),
+        max_upload_bytes=settings.server.max_body_bytes,
+        max_file_bytes=min(settings.limits.max_file_bytes, settings.server.max_body_bytes),
+        writable=bool(settings.server.api_token),
     )
 
 
