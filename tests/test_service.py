@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from support import CHAIRMAN, CHAIRMAN_DOC, CHAIRMAN_Q, SEEDS, SEEDS_DEV
 
-from qa.cite.answers import normalize_answer
 from qa.errors import BadInput, DocumentNotFound, IndexVersionMismatch, ModelMismatch, TooLarge
 from qa.index.embed import Embedder
 from qa.service import QAService
 from qa.settings import Settings
+from qa.text.normalize import normalize_answer
 from qa.types import Document, Meta, Passage
 
 

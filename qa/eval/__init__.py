@@ -3,7 +3,7 @@ service) every question and scores the answers and the ranking the way published
 scored, so a change to the reader or the retriever is judged by the same figures users see."""
 
 from qa.eval.formats import BeirData, Dataset, Example, load_dataset
-from qa.eval.metrics import exact_match, f1_score, normalize_answer
+from qa.eval.metrics import exact_match, f1_score, squad_words
 
 __all__ = [
     "BeirData",
@@ -12,5 +12,5 @@ __all__ = [
     "exact_match",
     "f1_score",
     "load_dataset",
-    "normalize_answer",
+    "squad_words",
 ]

@@ -82,9 +82,9 @@ def sample(items: Sequence[T], limit: int | None, seed: int) -> list[T]:
 def contains_answer(text: str, answers: Sequence[str]) -> bool:
     """Whether a passage holds a gold answer, compared after SQuAD normalization on word
     boundaries (so "1911" is not found in "19110")."""
-    haystack = f" {M.normalize_answer(text)} "
+    haystack = f" {M.squad_words(text)} "
     return any(
-        norm and f" {norm} " in haystack for norm in (M.normalize_answer(a) for a in answers)
+        norm and f" {norm} " in haystack for norm in (M.squad_words(a) for a in answers)
     )
 
 

@@ -2,8 +2,8 @@
 
 One small fitted model replaces the stack of layers that used to sit on the span model: a logistic
 regression over a fixed list of features of one answer (all the spans that state one meaning, see
-``qa.cite.answers.group_by_meaning``). The span model says how good the span is inside its window;
-the features add what a window cannot see: how much of the reader's belief the meaning holds against
+``qa.read.meanings``). The span model says how good the span is inside its window; the
+features add what a window cannot see: how much of the reader's belief the meaning holds against
 the other candidates, how many documents state it, and how close the passages are to the
 question at all, by meaning and by the words they share with it (a question about something the
 index does not hold retrieves passages that are only vaguely similar and miss its names, which

@@ -7,8 +7,8 @@ graph run with onnxruntime, its ``tokenizer.json`` read by the tokenizers librar
 tokenizer. Both tokenizers cut passages into the same windows (``qa.read.windows``).
 
 Scores. For every window the model gives span logits (start + end) and a null logit ([CLS] start
-+ [CLS] end). Candidate spans are grouped by meaning (``qa.cite.answers.group_by_meaning``), and
-each meaning gets one probability of being right from the fitted confidence model in
++ [CLS] end). Candidate spans are grouped by meaning (``qa.read.meanings``), and each meaning
+gets one probability of being right from the fitted confidence model in
 ``calibration.json`` (``qa.read.confidence``), which also weighs how much of the reader's belief
 the meaning holds, how many documents state it, how close the passages are to the question and
 how much of the question they mention (``qa.read.overlap``).
@@ -32,11 +32,12 @@ from typing import Any
 import numpy as np
 
 from qa import cores
-from qa.cite.answers import group_by_meaning, passage_sentences
 from qa.read.confidence import ConfidenceModel, Evidence, model_fingerprint
+from qa.read.meanings import group_by_meaning
 from qa.read.overlap import content_terms, coverage, near
 from qa.read.spans import best_spans
 from qa.read.windows import TOKENIZER_FILE, FastTokenizer, HFTokenizer, PairTokenizer, Windows
+from qa.text.sentences import passage_sentences
 from qa.types import Passage, ReaderOutput, Span
 
 ONNX_NAME = "model.onnx"

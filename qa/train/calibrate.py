@@ -36,10 +36,10 @@ from typing import Any
 
 import numpy as np
 
-from qa.cite.answers import group_by_meaning
 from qa.eval.formats import Example, read_squad
 from qa.eval.metrics import CORRECT_F1, best_f1, calibration
 from qa.read.confidence import FEATURES, ConfidenceModel, model_fingerprint
+from qa.read.meanings import group_by_meaning
 from qa.read.transformer import CALIBRATION_NAME, TransformerReader
 from qa.settings import SHIPPED_READER
 from qa.train.data import Split

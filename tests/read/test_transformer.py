@@ -205,7 +205,7 @@ def test_the_shipped_reader_reads_a_passage_the_same_beside_any_other() -> None:
 def test_one_meaning_is_one_scored_answer(tiny_model: Path) -> None:
     """Every span the reader returns carries its meaning's evidence, and the spans of one meaning
     share one score."""
-    from qa.cite.answers import group_by_meaning
+    from qa.read.meanings import group_by_meaning
 
     out = TransformerReader(tiny_model).read("Who agreed to swear fealty?", passages(), top_n=200)
     for group in group_by_meaning(out.spans):
