@@ -8,7 +8,7 @@ vectors (embedding 100k chunks would take an hour here and is not what is measur
 costs the same). After one more document is added, searches run two ways:
 
 * foreground: every search waits for the lexical index to be rebuilt and saved (the behaviour below
-  ``qa.retrieve.retriever.BACKGROUND_REBUILD_CHUNKS`` chunks, and the only one before it existed);
+  ``qa.retrieve.upkeep.BACKGROUND_REBUILD_CHUNKS`` chunks, and the only one before it existed);
 * background: searches keep the previous BM25 index while a thread builds the next.
 
 Reports the first search's latency after the write, the p50 of the searches issued while the
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from common import SHARED_DATA, peak_rss_mb, shared_data, table, write_result
 
-from qa.retrieve.retriever import Retriever
+from qa.retrieve import Retriever
 from qa.store import StoreConfig
 from qa.store.faiss_sqlite import FaissSqliteStore
 from qa.types import Chunk, Document, Meta

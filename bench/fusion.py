@@ -5,7 +5,7 @@
 
 Builds our index over the paragraphs (as ``bench/peers.py`` does), fetches each question's two
 candidate lists once (dense and BM25, ``candidates`` deep), then ranks them by every fusion in the
-grid with the retriever's own ``qa.retrieve.retriever.fuse``. Two disjoint question sets:
+grid with the retriever's own ``qa.retrieve.fuse``. Two disjoint question sets:
 
 - ``select``: answerable questions outside peers' sample, drawn with another seed; the fusion
   and weight the service uses are the best here (recall@5 + MRR@10).
@@ -27,7 +27,7 @@ from common import SHARED_DATA, shared_data, table, write_result
 
 from qa.eval.formats import Example, read_squad
 from qa.eval.runner import contains_answer, sample
-from qa.retrieve.retriever import fuse
+from qa.retrieve import fuse
 from qa.service import QAService
 from qa.settings import Settings
 

@@ -23,7 +23,7 @@ from qa.errors import BadInput, TooLarge
 from qa.index.chunk import chunk_documents, split_oversized
 from qa.index.embed import Embedder
 from qa.read import Reader, answer_threshold, make_reader
-from qa.retrieve.retriever import Retriever
+from qa.retrieve import Retriever, with_dense_scores
 from qa.settings import Settings
 from qa.store import Store, StoreConfig, open_store, store_exists
 from qa.text.validate import check_text
@@ -100,10 +100,7 @@ class QAService:
                 self._retriever = Retriever(
                     self._checked_store(),
                     self.embedder,
-                    self.settings.retrieval.candidates,
-                    self.settings.retrieval.rrf_k,
-                    fusion=self.settings.retrieval.fusion,
-                    dense_weight=self.settings.retrieval.dense_weight,
+                    self.settings.retrieval,
                     lexical_dir=self.settings.storage.index_dir,
                 )
             return self._retriever
@@ -359,19 +356,7 @@ class QAService:
         )
 
     def with_dense_scores(self, question: str, passages: list[Passage]) -> list[Passage]:
-        """Every passage with its cosine to the question: the reader's confidence weighs how
-        close the passages are to the question, and a passage that BM25 alone found, or one
-        handed in directly, comes without it."""
-        missing = [i for i, p in enumerate(passages) if "dense" not in p.scores]
-        if not missing:
-            return passages
-        query = self.embedder.embed_query(question)
-        vectors = self.embedder.embed([passages[i].text for i in missing])
-        out = list(passages)
-        for i, vector in zip(missing, vectors, strict=True):
-            cosine = round(float(np.dot(vector, query)), 6)
-            out[i] = replace(out[i], scores={**out[i].scores, "dense": cosine})
-        return out
+        return with_dense_scores(self.embedder, question, passages)
 
     def documents(self) -> list[DocumentInfo]:
         return self.store.documents()

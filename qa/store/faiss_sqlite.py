@@ -570,6 +570,7 @@ class FaissSqliteStore(DocumentRows):
     # -- reads ---------------------------------------------------------------------------------
 
     def search(self, vector: np.ndarray, k: int, allowed: set[int] | None = None) -> list[Hit]:
+        _one_openmp_thread()
         with self._lock:
             if self._index.ntotal == 0 or k <= 0 or (allowed is not None and not allowed):
                 return []
@@ -658,3 +659,16 @@ class FaissSqliteStore(DocumentRows):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+_threads = threading.local()
+
+
+def _one_openmp_thread() -> None:
+    """One query is too small to split across cores: FAISS would start an OpenMP team for every
+    search, and its threads spin at each barrier, costing far more CPU than the search itself
+    (milliseconds instead of microseconds, and worse when the cores are busy). The setting is
+    per thread (each server thread sets it once), so bulk work elsewhere keeps its threads."""
+    if not getattr(_threads, "set", False):
+        faiss.omp_set_num_threads(1)
+        _threads.set = True

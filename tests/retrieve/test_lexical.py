@@ -131,7 +131,7 @@ def test_an_unwritable_folder_still_serves(
     svc = open_service(index_dir, seeds_service)
     # what a read-only index folder gives (as root, permissions would not stop the write; a
     # missing folder is made): a folder that cannot exist, under a file
-    svc.retriever.lexical_dir = index_dir / "store.sqlite3" / "bm25"
+    svc.retriever.upkeep.directory = index_dir / "store.sqlite3" / "bm25"
     top = svc.search("Botsiyev", top_k=1)[0]
     assert top.scores["bm25_rank"] == 1 and svc.retriever.lexical.source == "built"
     assert "could not save the BM25 index" in caplog.text

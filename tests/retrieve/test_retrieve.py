@@ -136,7 +136,7 @@ def test_large_bm25_index_is_rebuilt_off_the_search_path(seeds_index_dir, seeds_
     shutil.copytree(seeds_index_dir, tmp_path / "idx")
     svc = QAService(Settings(index_dir=tmp_path / "idx"), embedder=seeds_service.embedder)
     retriever = svc.retriever
-    retriever.background_rebuild_chunks = 1  # every index counts as large
+    retriever.upkeep.background_rebuild_chunks = 1  # every index counts as large
     retriever.sync()  # the first build has nothing older to serve, so it is synchronous
     before = retriever.lexical
     assert before.size > 1

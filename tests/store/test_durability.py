@@ -12,7 +12,7 @@ import pytest
 
 from qa.errors import DocumentNotFound
 from qa.index.embed import Embedder
-from qa.retrieve.retriever import Retriever
+from qa.retrieve import Retriever
 from qa.service import QAService
 from qa.settings import Settings
 from qa.store.faiss_sqlite import FaissSqliteStore
