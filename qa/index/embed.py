@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from qa import cores
+from qa.settings import ModelSettings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -212,6 +213,10 @@ class OnnxEncoder:
 
 class Embedder:
     """Turns texts into L2-normalized float32 vectors, so inner product is cosine similarity."""
+
+    @classmethod
+    def from_settings(cls, models: ModelSettings) -> Embedder:
+        return cls(models.embed_model, models.embed_batch_size, backend=models.embed_backend)
 
     def __init__(
         self, model: str, batch_size: int = 32, device: str = "cpu", backend: str = "auto"

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from qa.settings import Settings
+from qa.index.embed import Embedder
+from qa.settings import ModelSettings
 
 #: chunks per Ray batch: large enough to keep an actor's encoder busy, small enough to spread
 RAY_BATCH = 256
@@ -24,10 +25,8 @@ RAY_BATCH = 256
 class _EmbedActor:
     """One per Ray actor: the model loads once, in ``__init__``, not per batch."""
 
-    def __init__(self, settings: Settings) -> None:
-        from qa.service import QAService
-
-        self.embedder = QAService(settings).embedder
+    def __init__(self, models: ModelSettings) -> None:
+        self.embedder = Embedder.from_settings(models)
         self.embedder.warm_up()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -55,7 +54,7 @@ def start(address: str | None, num_cpus: int | None = None) -> Any:
     return ray
 
 
-def embed(texts: list[str], settings: Settings, address: str | None = None,
+def embed(texts: list[str], models: ModelSettings, address: str | None = None,
           actors: int | None = None) -> np.ndarray:
     """Vectors for ``texts``, in order, computed by a pool of Ray actors."""
     if not texts:
@@ -67,7 +66,7 @@ def embed(texts: list[str], settings: Settings, address: str | None = None,
     items = [{"i": i, "text": t} for i, t in enumerate(texts)]
     out = from_items(items).map_batches(
         _EmbedActor,
-        fn_constructor_kwargs={"settings": settings},
+        fn_constructor_kwargs={"models": models},
         batch_size=RAY_BATCH,
         concurrency=pool,
         num_cpus=1,
