@@ -1,4 +1,5 @@
-"""Checks on text that crosses into the library from outside (HTTP bodies, command lines, jsonl).
+"""Checks on what crosses into the library from outside (HTTP bodies, command lines, jsonl):
+text, and a request's question, ``top_k`` and filters.
 
 Python strings can hold lone surrogates (``"\\ud800"`` in JSON, an undecodable byte in a command
 line argument), which are not Unicode text: the tokenizers, SQLite and every UTF-8 writer refuse
@@ -10,7 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qa.errors import BadInput
+from qa.errors import BadInput, TooLarge
+from qa.settings import LimitSettings
+from qa.types import Filters
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -51,3 +54,40 @@ def check_text(text: str, what: str) -> str:
     if problem := unicode_problem(text):
         raise BadInput(f"{what}: {problem}")
     return text
+
+
+def check_question(question: Any, limits: LimitSettings) -> str:
+    """The question stripped, or ``BadInput``/``TooLarge`` saying what is wrong with it."""
+    if not isinstance(question, str):
+        raise BadInput("question must be a string")
+    question = check_text(question, "question")
+    # the limit applies to what was sent (as the spec states it), spaces included
+    if len(question) > limits.max_question_chars:
+        raise TooLarge(
+            f"question has {len(question)} characters; the limit is {limits.max_question_chars}"
+        )
+    question = question.strip()
+    if not question:
+        raise BadInput("question is empty")
+    return question
+
+
+def check_top_k(top_k: Any, default: int, limits: LimitSettings) -> int:
+    if top_k is None:
+        return default
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        raise BadInput("top_k must be an integer")
+    if not 1 <= top_k <= limits.max_top_k:
+        raise BadInput(f"top_k must be between 1 and {limits.max_top_k}")
+    return top_k
+
+
+def check_filters(filters: Filters | dict[str, Any] | None) -> Filters | None:
+    if filters is None or isinstance(filters, Filters):
+        return filters
+    if not isinstance(filters, dict):
+        raise BadInput("filters must be an object")
+    try:
+        return Filters.from_dict(filters)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc

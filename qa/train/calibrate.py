@@ -41,6 +41,7 @@ from qa.eval.metrics import CORRECT_F1, best_f1, calibration
 from qa.read.confidence import FEATURES, ConfidenceModel, model_fingerprint
 from qa.read.meanings import group_by_meaning
 from qa.read.transformer import CALIBRATION_NAME, TransformerReader
+from qa.retrieve import with_dense_scores
 from qa.settings import SHIPPED_READER
 from qa.train.data import Split
 from qa.types import Passage
@@ -114,17 +115,17 @@ def collect(model: str | Path, squad2: str | Path, split: Split) -> list[Case]:
                 for ex, passages in zip(
                     cal.examples, service.batch_search(questions, TOP_K), strict=True
                 ):
-                    passages = service.with_dense_scores(ex.question, passages[:depth])
+                    passages = with_dense_scores(service.embedder, ex.question, passages[:depth])
                     cases.append(_case(reader, ex, "open_domain", passages))
                     d = by_id[ex.gold_docs[0]]
                     gold = Passage(d.id, 0, 0, len(d.text), d.text, d.meta, rank=1)
-                    gold = service.with_dense_scores(ex.question, [gold])[0]
+                    gold = with_dense_scores(service.embedder, ex.question, [gold])[0]
                     cases.append(_case(reader, ex, "gold_passage", [gold]))
             else:
                 for ex, passages in zip(
                     ooc, service.batch_search([ex.question for ex in ooc], TOP_K), strict=True
                 ):
-                    passages = service.with_dense_scores(ex.question, passages[:depth])
+                    passages = with_dense_scores(service.embedder, ex.question, passages[:depth])
                     cases.append(_case(reader, ex, "out_of_corpus", passages))
             service.close()
             log.info("%d cases read (%.0f s)", len(cases), time.time() - started)

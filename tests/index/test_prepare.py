@@ -1,5 +1,5 @@
 """Indexing chunks the next documents while it embeds the chunks before them
-(``QAService._prepare``): the chunks (order, offsets, text) and their vectors must be exactly
+(``Indexer.prepare``): the chunks (order, offsets, text) and their vectors must be exactly
 those of chunking everything at once and embedding each chunk alone."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from support import SEEDS
 
-import qa.service
+import qa.index.writer
 from qa.index.chunk import chunk_documents
 from qa.index.embed import Embedder, OnnxEncoder, onnx_artifact
-from qa.service import QAService
+from qa.pipeline import Pipeline
 from qa.settings import Settings
 from qa.types import Document
 
@@ -38,11 +38,11 @@ def embedder() -> Embedder:
 def test_pipelined_chunks_and_vectors_equal_the_sequential_ones(
     embedder: Embedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(qa.service, "CHUNK_STEP", 2)  # many parts, some of them empty
-    svc = QAService(Settings(index_dir=tmp_path / "index"), embedder=embedder)
-    config = svc._store_config()
+    monkeypatch.setattr(qa.index.writer, "CHUNK_STEP", 2)  # many parts, some of them empty
+    pipeline = Pipeline(Settings(index_dir=tmp_path / "index"), embedder=embedder)
+    config = pipeline.store_config()
     docs = _documents()
-    chunks, vectors = svc._prepare(docs, config, progress=False)
+    chunks, vectors = pipeline.indexer.prepare(docs, config, progress=False)
 
     expected = [
         c
