@@ -158,7 +158,7 @@ def layer_norm_kernels(tokens: int, hidden: int = 384) -> dict[str, float]:
 def main() -> int:
     from tokenizers import Tokenizer
 
-    from qa.eval.formats import read_squad
+    from qa.eval.squad import read_squad
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--texts", type=int, default=200, help="SQuAD paragraphs embedded")

@@ -29,7 +29,7 @@ def corpus(source: str, n: int) -> list[Any]:
     from qa.types import Document, Meta
 
     if source == "squad":
-        from qa.eval.formats import read_squad
+        from qa.eval.squad import read_squad
 
         docs = read_squad(shared_data(SHARED_DATA / "squad2-dev-public.json")).documents
         if n > len(docs):

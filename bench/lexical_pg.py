@@ -39,8 +39,8 @@ from common import RESULTS, ROOT, SHARED_DATA, shared_data, table, write_result
 sys.path.insert(0, str(ROOT / "tests"))
 
 from qa.eval import metrics as M
-from qa.eval.formats import read_squad
 from qa.eval.runner import contains_answer, sample
+from qa.eval.squad import read_squad
 from qa.retrieve.lexical import LexicalIndex
 from qa.store import StoreConfig
 from qa.store.pgvector import PgVectorStore

@@ -38,8 +38,8 @@ os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")  # no phoning home
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from qa.eval import metrics as M
-from qa.eval.formats import Example, read_squad
 from qa.eval.runner import contains_answer, sample
+from qa.eval.squad import Example, read_squad
 from qa.settings import default_embed_model
 from qa.types import Document
 

@@ -198,8 +198,8 @@ def bench_pgvector(url: str, xb: np.ndarray, xq: np.ndarray, truth: np.ndarray,
 def service_rows(pg_url: str, paragraphs: int, questions: int) -> list[dict[str, Any]]:
     """``QAService.search`` end to end (encoder, dense store search, BM25, fusion, passages) on
     both stores, built by the service from the same SQuAD paragraphs."""
-    from qa.eval.formats import read_squad
     from qa.eval.runner import contains_answer, sample
+    from qa.eval.squad import read_squad
     from qa.service import QAService
     from qa.settings import Settings
 

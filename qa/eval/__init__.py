@@ -2,8 +2,9 @@
 service) every question and scores the answers and the ranking the way published numbers are
 scored, so a change to the reader or the retriever is judged by the same figures users see."""
 
-from qa.eval.formats import BeirData, Dataset, Example, load_dataset
+from qa.eval.formats import BeirData, load_dataset
 from qa.eval.metrics import exact_match, f1_score, squad_words
+from qa.eval.squad import Dataset, Example
 
 __all__ = [
     "BeirData",

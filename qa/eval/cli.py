@@ -87,13 +87,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from qa.eval import report, runner
-    from qa.eval.formats import (
-        Dataset,
-        load_dataset,
-        out_of_corpus,
-        read_article_selection,
-        read_squad,
-    )
+    from qa.eval.formats import load_dataset, read_article_selection
+    from qa.eval.squad import Dataset, out_of_corpus, read_squad
 
     if args.url and args.index:
         raise ValueError("--index is for in-process runs; the service at --url has its own")

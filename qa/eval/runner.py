@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from qa.eval import metrics as M
-from qa.eval.formats import BeirData, Dataset, Example
+from qa.eval.formats import BeirData
+from qa.eval.squad import Dataset, Example
 from qa.eval.targets import HTTP_BATCH, Target
 
 T = TypeVar("T")

@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 from typing import Any, Protocol
 
-from qa.eval.formats import DataError
+from qa.eval.squad import DataError
 from qa.pipeline import Pipeline
 from qa.settings import Settings
 from qa.text.validate import check_question

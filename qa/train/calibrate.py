@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from qa.eval.formats import Example, read_squad
 from qa.eval.metrics import CORRECT_F1, best_f1, calibration
+from qa.eval.squad import Example, read_squad
 from qa.read.confidence import FEATURES, ConfidenceModel, model_fingerprint
 from qa.read.meanings import group_by_meaning
 from qa.read.transformer import CALIBRATION_NAME, TransformerReader
@@ -140,16 +140,16 @@ def _window() -> list[int]:
 
 
 def _depth() -> int:
-    from qa.settings import Settings
+    from qa.settings import ReadingSettings
 
-    return Settings().reader_passages
+    return ReadingSettings().reader_passages
 
 
 def _retrieval() -> dict[str, Any]:
     """How the passages read were ranked: the rank and dense-score features depend on it."""
-    from qa.settings import Settings
+    from qa.settings import RetrievalSettings
 
-    settings = Settings()
+    settings = RetrievalSettings()
     return {k: getattr(settings, k) for k in ("fusion", "dense_weight", "rrf_k", "candidates")}
 
 
@@ -314,9 +314,15 @@ def _cached_cases(
         return collect(model, squad2, split)
     path = Path(path)
     fingerprint = model_fingerprint(model)
+    saved: dict[str, Any] = {}
     if path.exists():
-        with path.open("rb") as f:
-            saved = pickle.load(f)
+        try:
+            with path.open("rb") as f:
+                saved = pickle.load(f)
+        except (AttributeError, ImportError, pickle.UnpicklingError) as exc:
+            # cases pickled by an older layout of the package (their records moved since)
+            log.info("%s cannot be read here (%s): reading again", path, exc)
+    if saved:
         if (
             saved["model_sha256"] == fingerprint
             and saved.get("reader_passages") == _depth()

@@ -287,7 +287,7 @@ def train_handler(args: argparse.Namespace, settings: Any = None) -> int:
         json.dumps(
             {
                 "examples": len(examples),
-                "unanswerable": sum(e.is_impossible for e in examples),
+                "unanswerable": sum(not e.answerable for e in examples),
                 "windows": len(windows),
                 "held_out": split.held_out,
             }

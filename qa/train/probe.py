@@ -53,7 +53,7 @@ def probe(
 
     from qa.train.trainer import collate, resolve_device
 
-    examples = [e for e in select(load_squad(data), titles) if e.answers]
+    examples = [e for e in select(load_squad(data), titles) if e.answerable]
     if not examples:
         raise ValueError(f"{data}: no answerable question in {titles}")
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
@@ -93,7 +93,7 @@ def probe(
                 best[k] = (score, w.context[w.offsets[lo_t + a][0] : w.offsets[lo_t + b][1]])
     f1s, ems = [], []
     for e, (_, text) in zip(examples, best, strict=True):
-        golds = [a for a, _ in e.answers]
+        golds = [a for a, _ in e.spans]
         f1s.append(best_f1(text, golds))
         ems.append(float(best_exact(text, golds)))
     return ProbeResult(

@@ -13,8 +13,8 @@ import pytest
 from support import ROOT, SEEDS, SEEDS_DEV, TEST_DATA
 
 from qa.cli import main
-from qa.eval.formats import read_squad
 from qa.eval.runner import sample
+from qa.eval.squad import read_squad
 from qa.service import QAService
 from qa.settings import Settings
 from qa.web.process import ServeProcess, free_port
