@@ -114,7 +114,7 @@ def attach_teacher(
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    from qa.train.trainer import resolve_device
+    from qa.train.tensors import resolve_device
 
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)

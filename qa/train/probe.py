@@ -51,7 +51,7 @@ def probe(
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    from qa.train.trainer import collate, resolve_device
+    from qa.train.tensors import collate, resolve_device
 
     examples = [e for e in select(load_squad(data), titles) if e.answerable]
     if not examples:

@@ -280,7 +280,7 @@ def test_negative_windows_are_capped(tiny_base: Path) -> None:
 
 def test_batches_are_padded_to_a_few_widths() -> None:
     from qa.train.features import Window
-    from qa.train.trainer import WIDTH_STEP, collate
+    from qa.train.tensors import WIDTH_STEP, collate
 
     def window(n: int) -> Window:
         return Window(list(range(1, n + 1)), [0] * n, start=0, end=0)
