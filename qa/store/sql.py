@@ -1,7 +1,8 @@
 """What the two SQL stores (FAISS + SQLite, PostgreSQL + pgvector) share: the checks every write
-makes, a document's row, the reads of the documents table, the model check and the one-write
-shortcuts. Each store keeps its own schema, connection, chunks table and SQL dialect: it names its
-tables in ``tables``, its placeholder in ``_param`` and runs statements in ``_rows``.
+makes, the format version check, a document's row and a chunk's, the reads of the documents table,
+the model check and the one-write shortcuts. Each store keeps its own schema, connection, chunks
+table and SQL dialect: it names its tables in ``tables``, its placeholder in ``_param`` and runs
+statements in ``_rows``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import DocumentNotFound, ModelMismatch
-from qa.store.base import StoreConfig, document_fingerprint
-from qa.types import Chunk, Document, DocumentInfo, Meta
+from qa.errors import DocumentNotFound, IndexVersionMismatch, ModelMismatch
+from qa.store.base import StoreConfig, StoredChunk, document_fingerprint
+from qa.types import Chunk, Document, DocumentInfo, Filters, Meta
 
 #: the documents table's columns, in the order of ``document_row``
 DOCUMENT_COLUMNS = "id, title, source, date, url, path, text, content, fingerprint, added"
@@ -44,6 +45,23 @@ def document_row(doc: Document, content: Any) -> tuple[Any, ...]:
     return (doc.id, *meta, doc.text, content, document_fingerprint(doc), time.time())
 
 
+def check_version(found: Any, version: int, index: str) -> None:
+    """``IndexVersionMismatch`` unless the stored format ``found`` is the ``version`` this code
+    reads; ``index`` names the index and its kind of version ("index at DIR has format version").
+    """
+    if found != version:
+        raise IndexVersionMismatch(
+            f"{index} {found}, this qa reads version {version}: rebuild it with "
+            "`qa index --rebuild`"
+        )
+
+
+def stored_chunk(row: Any) -> StoredChunk:
+    """A chunk from its row: id, document id, position, start, end, text."""
+    cid, doc_id, idx, start, end, text = row
+    return StoredChunk(cid, Chunk(doc_id, idx, start, end, text))
+
+
 class DocumentRows:
     """Reads of the documents table, and the parts of the ``Store`` protocol that are the same
     SQL on both stores."""
@@ -58,6 +76,32 @@ class DocumentRows:
     def _where(self) -> str:
         """Where the index is, for messages."""
         raise NotImplementedError
+
+    def _one_of(self, column: str, values: list[str]) -> tuple[str, Any]:
+        """SQL that ``column`` is one of ``values``, and its one argument."""
+        raise NotImplementedError
+
+    def _filtered(
+        self, filters: Filters, doc_id: str, source: str, date: str
+    ) -> tuple[str, list[Any]]:
+        """`` WHERE ...`` (or nothing) and its arguments, keeping the rows ``filters`` allow, on
+        these columns."""
+        where: list[str] = []
+        args: list[Any] = []
+        if filters.doc_ids:
+            clause, arg = self._one_of(doc_id, list(filters.doc_ids))
+            where.append(clause)
+            args.append(arg)
+        if filters.sources:
+            # Sources are matched case-insensitively: "tass" and "TASS" are the same agency.
+            clause, arg = self._one_of(f"lower({source})", [s.lower() for s in filters.sources])
+            where.append(clause)
+            args.append(arg)
+        for bound, op in ((filters.date_from, ">="), (filters.date_to, "<=")):
+            if bound:
+                where.append(f"{date} {op} {self._param}")
+                args.append(bound)
+        return (" WHERE " + " AND ".join(where) if where else ""), args
 
     def writing(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
