@@ -25,6 +25,11 @@ from qa.types import Document, DocumentInfo, Filters, IndexReport, Passage, Resu
 FilterArg = Filters | dict[str, Any] | None
 
 
+def _stage(name: str) -> Any:
+    """The pipeline's stage ``name``, read through the service (made on first use)."""
+    return property(lambda self: getattr(self.pipeline, name))
+
+
 class QAService:
     def __init__(
         self,
@@ -36,23 +41,11 @@ class QAService:
         self.settings = settings or Settings.from_env()
         self.pipeline = Pipeline(self.settings, reader=reader, embedder=embedder)
 
-    # -- the stages, for scripts that need one ---------------------------------------------------
-
-    @property
-    def embedder(self) -> Embedder:
-        return self.pipeline.embedder
-
-    @property
-    def reader(self) -> Reader:
-        return self.pipeline.reader
-
-    @property
-    def store(self) -> Store:
-        return self.pipeline.store
-
-    @property
-    def retriever(self) -> Retriever:
-        return self.pipeline.retriever
+    # the stages, for scripts that need one
+    embedder: Embedder = _stage("embedder")
+    reader: Reader = _stage("reader")
+    store: Store = _stage("store")
+    retriever: Retriever = _stage("retriever")
 
     def warm_up(self) -> None:
         """Load models and the index now rather than on the first question, and read one

@@ -10,7 +10,7 @@ same token F1 as ``qa eval``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +31,7 @@ class ProbeResult:
     exact: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "questions": self.questions,
-            "f1": self.f1,
-            "exact": self.exact,
-        }
+        return asdict(self)
 
 
 def probe(
