@@ -3,7 +3,13 @@ question-answering model (``QA_READER_MODEL``), read by ``TransformerReader``.
 
 One trained model answers; its confidence comes from one small model fitted beside it
 (``qa.read.confidence``). ``QA_READER`` keeps ``auto`` (the default) and ``transformer`` as
-names for it, so a configuration written for an earlier version still loads."""
+names for it, so a configuration written for an earlier version still loads.
+
+Owns the ``Reader`` protocol (``base``), the span model and its windows, spans, confidence and
+question-term evidence, the grouping of spans by meaning (``meanings``) and the one place the answer
+threshold is decided (``answer_threshold``). May import: the foundation (``qa.text``, ``qa.types``,
+``qa.settings``, ``qa.cores``); never retrieval or citing.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,10 @@
 """Store backends chosen by name in settings (``QA_STORE``): ``faiss`` (embedded FAISS + SQLite in
 ``QA_INDEX_DIR``) or ``pgvector`` (PostgreSQL at ``QA_DATABASE_URL``). The service only calls
-``store_exists`` and ``open_store`` here and the ``Store`` protocol after that."""
+``store_exists`` and ``open_store`` here and the ``Store`` protocol after that.
+
+Owns the ``Store`` protocol and its contracts (``base``), the two backends and the SQL they share
+(``sql``). May import: the foundation only (``qa.types``, ``qa.settings``, ``qa.errors``).
+"""
 
 from __future__ import annotations
 

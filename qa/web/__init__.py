@@ -2,26 +2,25 @@
 
 The layer stays thin: it validates requests, calls the library and shapes responses. Everything
 about answering lives in the library, so the API, the CLI and scripts give the same answers.
+
+May import: ``qa.service`` and the runtime packages under it (to load uploads the way ``qa index``
+does), never evaluation or training.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 
 from qa.settings import Settings
+from qa.web.context import WebState, state
 from qa.web.errors import ApiError, register_error_handlers
 from qa.web.limits import InFlightLimiter, RateLimiter
 
 if TYPE_CHECKING:
     from qa.service import QAService
-    from qa.web.metrics import Metrics
-
-T = TypeVar("T")
 
 #: blueprints whose requests count against the worker's in-flight bound; health, metrics, the spec
 #: and static files stay answerable under overload
@@ -40,27 +39,6 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
-
-
-@dataclass
-class WebState:
-    """What the views need, kept on ``app.extensions["qa"]``."""
-
-    service: QAService
-    settings: Settings
-    limiter: InFlightLimiter
-    metrics: Metrics
-    writes: RateLimiter
-
-    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call the library when this request's turn to use the models comes."""
-        with self.limiter.running():
-            return fn(*args, **kwargs)
-
-
-def state() -> WebState:
-    web_state: WebState = current_app.extensions["qa"]
-    return web_state
 
 
 def create_app(settings: Settings | None = None, service: QAService | None = None) -> Flask:

@@ -16,8 +16,8 @@ from werkzeug.utils import secure_filename
 from qa.index.chunk import split_oversized
 from qa.text.validate import json_unicode_problem
 from qa.types import Document, LoadProblem, Result
-from qa.web import state
 from qa.web.auth import require_token
+from qa.web.context import state
 from qa.web.errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/api")

@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 from flask import Blueprint, Response, jsonify
 
-from qa.web import state
 from qa.web.auth import require_token
+from qa.web.context import state
 
 log = logging.getLogger(__name__)
 

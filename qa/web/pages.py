@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from qa.errors import QAError
 from qa.types import Answer, Passage, Result
-from qa.web import state
+from qa.web.context import state
 from qa.web.errors import ApiError
 from qa.web.render import Mark, highlight
 
