@@ -3,9 +3,16 @@ and the rule that offsets point into the text exactly as it is on disk."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import pickle
+import pwd
+import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import SEEDS
@@ -205,15 +212,46 @@ def test_bad_files_are_reported_and_skipped(tmp_path: Path) -> None:
     }
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_file_is_reported(tmp_path: Path) -> None:
-    path = write(tmp_path / "secret.txt", "Text.")
-    path.chmod(0)
+def as_nobody(fn: Callable[[], Any]) -> Any:
+    """``fn()`` in a forked child running as the unprivileged user ``nobody``, its result sent
+    back through a pipe: root reads any file whatever its mode, so a test of an unreadable file
+    needs a user the mode applies to."""
+    nobody = pwd.getpwnam("nobody")
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop root, run, report, and never return into pytest
+        status = 1
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(nobody.pw_gid)
+            os.setuid(nobody.pw_uid)
+            with os.fdopen(write_end, "wb") as out:
+                pickle.dump(fn(), out)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    assert status == 0, "the child running as nobody failed"
+    return pickle.loads(data)
+
+
+def test_unreadable_file_is_reported() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="qa-unreadable-"))
+    folder.chmod(0o755)  # nobody may enter it (pytest's own tmp_path is private to this user)
     try:
-        docs, problems = load_documents([path])
+        good = write(folder / "good.txt", "A real article.\n")
+        secret = write(folder / "secret.txt", "Text.")
+        secret.chmod(0)
+        load = functools.partial(load_documents, [good, secret])
+        docs, problems = as_nobody(load) if os.geteuid() == 0 else load()
     finally:
-        path.chmod(0o644)
-    assert docs == [] and problems == [LoadProblem(str(path), "cannot read: permission denied")]
+        shutil.rmtree(folder)
+    assert [d.id for d in docs] == ["good"]  # the folder and its other files are readable
+    assert problems == [LoadProblem(str(secret), "cannot read: permission denied")]
 
 
 def test_load_file_raises_a_clear_error(tmp_path: Path) -> None:
