@@ -73,7 +73,6 @@ def test_a_reader_refuses_a_confidence_fitted_on_other_weights(tmp_path: Path) -
     assert reader.default_threshold == 0.25
 
 
-@pytest.mark.skipif(not (SHIPPED_READER / "model.onnx").exists(), reason="no shipped reader")
 def test_shipped_confidence_matches_shipped_weights() -> None:
     model = ConfidenceModel.load(
         SHIPPED_READER / CALIBRATION_NAME, model_fingerprint(SHIPPED_READER)

@@ -165,7 +165,6 @@ def test_tidy_span_takes_in_the_quote_it_closes(text: str, span: str, expected: 
     assert text[s:e] == expected
 
 
-@pytest.mark.skipif(not (SHIPPED_READER / "model.onnx").exists(), reason="no shipped reader")
 def test_shipped_reader_answers_a_seeds_question() -> None:
     doc_id = "000_5f0f8e843e26db9e"
     text = (SEEDS / f"{doc_id}.txt").read_text(encoding="utf-8")
@@ -183,7 +182,6 @@ def test_shipped_reader_answers_a_seeds_question() -> None:
     assert out.no_answer == pytest.approx(1.0 - best.score)
 
 
-@pytest.mark.skipif(not (SHIPPED_READER / "model.onnx").exists(), reason="no shipped reader")
 def test_the_shipped_reader_reads_a_passage_the_same_beside_any_other() -> None:
     """The int8 graph quantises each run's activations by their own range: run in one batch,
     a passage's logits moved with the passages read beside it. Each window runs alone."""

@@ -16,10 +16,6 @@ from support import SEEDS
 from qa.read.windows import FastTokenizer, HFTokenizer
 from qa.settings import SHIPPED_READER
 
-pytestmark = pytest.mark.skipif(
-    not (SHIPPED_READER / "tokenizer.json").exists(), reason="no shipped reader tokenizer"
-)
-
 MAX_LENGTH, STRIDE = 256, 64
 
 UNICODE = (
