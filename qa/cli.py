@@ -1,5 +1,5 @@
 """The ``qa`` command: index, ask, search, delete, documents, plus the subcommands registered by
-the web, evaluation and training modules (serve, eval, train-reader)."""
+the web, evaluation and training modules (serve, healthcheck, eval, train-reader)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from qa.settings import Settings
 from qa.types import Answer, Filters, Passage, Result
 
 #: modules that add their own subcommands through ``register(subparsers)``
-PLUGINS = ("qa.web.serve", "qa.eval.cli", "qa.train.cli")
+PLUGINS = ("qa.web.serve", "qa.web.healthcheck", "qa.eval.cli", "qa.train.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

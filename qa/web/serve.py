@@ -60,6 +60,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.server.workers < 1 or settings.server.threads < 1:
         raise ValueError("--workers and --threads must be at least 1")
     ensure_index(settings)
+    from qa.web.healthcheck import record
+
+    record(settings.server)  # for `qa healthcheck`, which cannot see these flags
     if args.dev:
         return _run_dev(settings)
     return _run_gunicorn(settings)
