@@ -2,12 +2,13 @@
 index, check it and ask. Repeated N times (20 by default); tests/store/test_crash_drill.py runs a
 short one.
 
-The kill is aimed, not timed: from a random moment of the run, the drill waits until `qa index`
-holds the index's write lock (it holds it exactly while it writes, as /proc/locks shows), lets a
-random few milliseconds of the write pass, stops the process and, if it still holds the lock,
-kills it there; a write that ended meanwhile is let go and the next one is taken. So every kill
-lands inside a write, at a random point of it (the SQLite transaction, its commit, the FAISS file
-written after it), and each trial records that it did.
+The kill is aimed, not timed: the drill picks one of the run's writes at random and watches
+`qa index` take the index's write lock (it holds it exactly while it writes, as /proc/locks
+shows); in that write it lets a random few milliseconds pass, stops the process and, if it still
+holds the lock, kills it there (a write that ended meanwhile is let go and the next one taken;
+a run that ends first is run again). So every kill lands inside a write, at a random point of it
+(the SQLite transaction, its commit, the FAISS file written after it), and each trial records
+that it did.
 
 Every run must leave an index that opens, answers, and holds exactly the documents of the batches
 committed before the kill (each batch of QA_WRITE_BATCH documents is one generation): whole
@@ -67,26 +68,22 @@ def _env() -> dict[str, str]:
     return os.environ | {"QA_WRITE_BATCH": str(WRITE_BATCH), "OMP_NUM_THREADS": "1"}
 
 
-def timed_full_run(index_dir: Path, corpus: Path) -> tuple[float, float, float]:
-    """Seconds until the first write and the last write start (as far as watching the write lock
-    every millisecond sees them), and until `qa index` ends: where to look for writes to kill."""
+def full_run(index_dir: Path, corpus: Path) -> tuple[int, float]:
+    """The writes of a whole `qa index` that watching its write lock sees, and its seconds."""
     started = time.monotonic()
     proc = subprocess.Popen(_index_command(index_dir, corpus), env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    writes: list[float] = []
-    writing = False
+    writes, writing = 0, False
     while proc.poll() is None:
         held = holds_write_lock(proc.pid, index_dir / LOCK_NAME)
-        if held and not writing:
-            writes.append(time.monotonic() - started)
+        writes += held and not writing
         writing = held
         time.sleep(0.001)
-    total = time.monotonic() - started
     if proc.returncode != 0:
         raise RuntimeError(f"qa index failed ({proc.returncode})")
     if not writes:
         raise RuntimeError("no write of `qa index` was seen holding the write lock")
-    return writes[0], writes[-1], total
+    return writes, time.monotonic() - started
 
 
 def holds_write_lock(pid: int, lock: Path) -> bool:
@@ -110,28 +107,28 @@ def holds_write_lock(pid: int, lock: Path) -> bool:
 
 
 def kill_inside_a_write(proc: subprocess.Popen[bytes], lock: Path, rng: random.Random,
-                        not_before: float) -> dict[str, Any]:
-    """SIGKILL ``proc`` while it holds ``lock``, at a random point of the first write it is in
-    ``not_before`` seconds from now or later. Returns what happened: ``killed_in_write`` is True
-    only when the process was stopped holding the lock and killed so (false when it ended
-    first)."""
-    time.sleep(not_before)
-    writes_passed = 0
+                        target: int) -> dict[str, Any]:
+    """SIGKILL ``proc`` while it holds ``lock``, at a random point of its ``target``-th write
+    (or of a later one, when that write ends before the process is stopped). Returns what
+    happened: ``killed_in_write`` is True only when the process was stopped holding the lock and
+    killed so (false when it ended first)."""
+    seen = 0
     while proc.poll() is None:
         if not holds_write_lock(proc.pid, lock):
             time.sleep(0.001)
             continue
-        time.sleep(rng.uniform(0, 0.02))  # somewhere inside the write
-        proc.send_signal(signal.SIGSTOP)
-        if holds_write_lock(proc.pid, lock):
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            return {"killed_in_write": True, "writes_let_go": writes_passed}
-        proc.send_signal(signal.SIGCONT)  # this write ended meanwhile: take the next one
-        writes_passed += 1
+        seen += 1
+        if seen >= target:
+            time.sleep(rng.uniform(0, 0.02))  # somewhere inside the write
+            proc.send_signal(signal.SIGSTOP)
+            if holds_write_lock(proc.pid, lock):
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return {"killed_in_write": True, "write": seen}
+            proc.send_signal(signal.SIGCONT)  # this write ended meanwhile: take the next one
         while proc.poll() is None and holds_write_lock(proc.pid, lock):
             time.sleep(0.001)
-    return {"killed_in_write": False, "writes_let_go": writes_passed}
+    return {"killed_in_write": False, "write": None, "exit_code": proc.returncode}
 
 
 def check(index_dir: Path, batches: list[list[str]], svc_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -174,7 +171,7 @@ def drill(runs: int, n_docs: int = 36, seed: int = 0, work: Path | None = None) 
         docs, _ = load_documents([corpus])
         order = [d.id for d in docs]
         batches = [order[i : i + WRITE_BATCH] for i in range(0, len(order), WRITE_BATCH)]
-        first, last, total = timed_full_run(work / "reference", corpus)
+        writes, total = full_run(work / "reference", corpus)
         # one process holds the models for every check, as a server would
         models = QAService(Settings())
         svc_kwargs = {"embedder": models.embedder, "reader": models.reader}
@@ -186,14 +183,12 @@ def drill(runs: int, n_docs: int = 36, seed: int = 0, work: Path | None = None) 
             attempts = 0
             while attempts < ATTEMPTS:
                 attempts += 1
-                # from a random moment up to the last write's start in the reference run; a run
-                # that turns out faster may have written everything by then: it is run again
-                delay = rng.uniform(first * 0.8, last * 0.95)
+                target = rng.randint(1, writes)  # which write to kill the process in
                 shutil.rmtree(index_dir, ignore_errors=True)
                 proc = subprocess.Popen(_index_command(index_dir, corpus), env=_env(),
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 try:
-                    kill = kill_inside_a_write(proc, index_dir / LOCK_NAME, rng, delay)
+                    kill = kill_inside_a_write(proc, index_dir / LOCK_NAME, rng, target)
                 finally:
                     if proc.poll() is None:
                         proc.kill()
@@ -201,7 +196,7 @@ def drill(runs: int, n_docs: int = 36, seed: int = 0, work: Path | None = None) 
                 if kill["killed_in_write"]:
                     break
             trial: dict[str, Any] = {
-                "run": run, "look_from_s": round(delay, 2), "attempts": attempts, **kill
+                "run": run, "target_write": target, "attempts": attempts, **kill
             }
             try:
                 trial |= check(index_dir, batches, svc_kwargs)
@@ -217,7 +212,7 @@ def drill(runs: int, n_docs: int = 36, seed: int = 0, work: Path | None = None) 
             "documents": n_docs,
             "write_batch": WRITE_BATCH,
             "full_run_s": round(total, 2),
-            "writes_s": [round(first, 2), round(last, 2)],
+            "writes": writes,
             "trials": trials,
         }
     finally:
