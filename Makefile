@@ -29,6 +29,7 @@ chromium:
 lint: $(STAMP)
 	$(BIN)/ruff check qa tests bench
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test: $(STAMP) chromium lint
 	$(BIN)/pytest

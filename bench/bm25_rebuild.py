@@ -8,7 +8,7 @@ vectors (embedding 100k chunks would take an hour here and is not what is measur
 costs the same). After one more document is added, searches run two ways:
 
 * foreground: every search waits for the lexical index to be rebuilt and saved (the behaviour below
-  ``qa.retrieve.BACKGROUND_REBUILD_CHUNKS`` chunks, and the only one before it existed);
+  ``qa.retrieve.upkeep.BACKGROUND_REBUILD_CHUNKS`` chunks, and the only one before it existed);
 * background: searches keep the previous BM25 index while a thread builds the next.
 
 Reports the first search's latency after the write, the p50 of the searches issued while the
@@ -34,7 +34,7 @@ from common import SHARED_DATA, peak_rss_mb, shared_data, table, write_result
 from qa.retrieve import Retriever
 from qa.store import StoreConfig
 from qa.store.faiss_sqlite import FaissSqliteStore
-from qa.types import Chunk, Document
+from qa.types import Chunk, Document, Meta
 
 DIM = 384
 QUESTIONS = [
@@ -63,7 +63,7 @@ def fill(store: FaissSqliteStore, n: int, texts: list[str], rng: np.random.Gener
         docs, chunks = [], []
         for i in range(lo, min(n, lo + batch)):
             text = texts[i % len(texts)]
-            docs.append(Document(f"d{i}", text, title=f"d{i}"))
+            docs.append(Document(f"d{i}", text, meta=Meta(f"d{i}")))
             chunks.append(Chunk(f"d{i}", 0, 0, len(text), text))
         store.add(docs, chunks, unit(rng, len(chunks)))
 
@@ -77,7 +77,7 @@ def after_write(
                           lexical_dir=lexical_dir)
     retriever.sync()
     text = "Zorbulan quintessa was elected mayor of a city that does not exist."
-    store.add([Document(f"new-{background}", text, title="new")],
+    store.add([Document(f"new-{background}", text, meta=Meta("new"))],
               [Chunk(f"new-{background}", 0, 0, len(text), text)], unit(rng, 1))
     written = time.perf_counter()
     latencies = []

@@ -1,6 +1,14 @@
-"""Crash drill: start `qa index` on a corpus, kill -9 it at a random moment, then open the
+"""Crash drill: start `qa index` on a corpus, kill -9 it in the middle of a write, then open the
 index, check it and ask. Repeated N times (20 by default); tests/store/test_crash_drill.py runs a
 short one.
+
+The kill is aimed, not timed: the drill picks one of the run's writes at random and watches
+`qa index` take the index's write lock (it holds it exactly while it writes, as /proc/locks
+shows); in that write it lets a random few milliseconds pass, stops the process and, if it still
+holds the lock, kills it there (a write that ended meanwhile is let go and the next one taken;
+a run that ends first is run again). So every kill lands inside a write, at a random point of it
+(the SQLite transaction, its commit, the FAISS file written after it), and each trial records
+that it did.
 
 Every run must leave an index that opens, answers, and holds exactly the documents of the batches
 committed before the kill (each batch of QA_WRITE_BATCH documents is one generation): whole
@@ -26,13 +34,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from qa.load import load_documents
+from qa.ingest.load import load_documents
 from qa.service import QAService
 from qa.settings import Settings
 from qa.store import store_exists
+from qa.store.faiss_sqlite import LOCK_NAME
 
 RESULTS = Path(__file__).resolve().parent / "results"
 WRITE_BATCH = 6
+#: runs of `qa index` a trial may take to catch one inside a write
+ATTEMPTS = 3
 TOWNS = ["Eastbridge", "Harlow", "Quenby", "Marsh End", "Tolvery", "Ashcombe", "Pennick", "Rudd"]
 
 
@@ -57,26 +68,73 @@ def _env() -> dict[str, str]:
     return os.environ | {"QA_WRITE_BATCH": str(WRITE_BATCH), "OMP_NUM_THREADS": "1"}
 
 
-def timed_full_run(index_dir: Path, corpus: Path) -> tuple[float, float]:
-    """Seconds until the index first exists, and until `qa index` ends (where to aim kills)."""
+def full_run(index_dir: Path, corpus: Path) -> tuple[int, float]:
+    """The writes of a whole `qa index` that watching its write lock sees, and its seconds."""
     started = time.monotonic()
     proc = subprocess.Popen(_index_command(index_dir, corpus), env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    first = None
+    writes, writing = 0, False
     while proc.poll() is None:
-        if first is None and (index_dir / "store.sqlite3").exists():
-            first = time.monotonic() - started
-        time.sleep(0.02)
-    total = time.monotonic() - started
+        held = holds_write_lock(proc.pid, index_dir / LOCK_NAME)
+        writes += held and not writing
+        writing = held
+        time.sleep(0.001)
     if proc.returncode != 0:
         raise RuntimeError(f"qa index failed ({proc.returncode})")
-    return (first or total * 0.5), total
+    if not writes:
+        raise RuntimeError("no write of `qa index` was seen holding the write lock")
+    return writes, time.monotonic() - started
+
+
+def holds_write_lock(pid: int, lock: Path) -> bool:
+    """Whether process ``pid`` holds the flock on ``lock`` (a line of /proc/locks such as
+    ``1: FLOCK  ADVISORY  WRITE 5543 fe:00:2147653 0 EOF``)."""
+    try:
+        inode = lock.stat().st_ino
+        lines = Path("/proc/locks").read_text().splitlines()
+    except FileNotFoundError:
+        return False
+    for line in lines:
+        fields = line.split()
+        if (
+            len(fields) >= 6
+            and fields[1] == "FLOCK"
+            and fields[4] == str(pid)
+            and int(fields[5].rsplit(":", 1)[1]) == inode
+        ):
+            return True
+    return False
+
+
+def kill_inside_a_write(proc: subprocess.Popen[bytes], lock: Path, rng: random.Random,
+                        target: int) -> dict[str, Any]:
+    """SIGKILL ``proc`` while it holds ``lock``, at a random point of its ``target``-th write
+    (or of a later one, when that write ends before the process is stopped). Returns what
+    happened: ``killed_in_write`` is True only when the process was stopped holding the lock and
+    killed so (false when it ended first)."""
+    seen = 0
+    while proc.poll() is None:
+        if not holds_write_lock(proc.pid, lock):
+            time.sleep(0.001)
+            continue
+        seen += 1
+        if seen >= target:
+            time.sleep(rng.uniform(0, 0.02))  # somewhere inside the write
+            proc.send_signal(signal.SIGSTOP)
+            if holds_write_lock(proc.pid, lock):
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                return {"killed_in_write": True, "write": seen}
+            proc.send_signal(signal.SIGCONT)  # this write ended meanwhile: take the next one
+        while proc.poll() is None and holds_write_lock(proc.pid, lock):
+            time.sleep(0.001)
+    return {"killed_in_write": False, "write": None, "exit_code": proc.returncode}
 
 
 def check(index_dir: Path, batches: list[list[str]], svc_kwargs: dict[str, Any]) -> dict[str, Any]:
     """What a reader of the killed index finds; raises AssertionError when a promise is broken."""
     settings = Settings(index_dir=index_dir)
-    if not store_exists(settings):
+    if not store_exists(settings.storage):
         return {"documents": 0, "batches": 0, "note": "killed before the first commit"}
     svc = QAService(settings, **svc_kwargs)
     try:
@@ -113,7 +171,7 @@ def drill(runs: int, n_docs: int = 36, seed: int = 0, work: Path | None = None) 
         docs, _ = load_documents([corpus])
         order = [d.id for d in docs]
         batches = [order[i : i + WRITE_BATCH] for i in range(0, len(order), WRITE_BATCH)]
-        first, total = timed_full_run(work / "reference", corpus)
+        writes, total = full_run(work / "reference", corpus)
         # one process holds the models for every check, as a server would
         models = QAService(Settings())
         svc_kwargs = {"embedder": models.embedder, "reader": models.reader}
@@ -122,15 +180,24 @@ def drill(runs: int, n_docs: int = 36, seed: int = 0, work: Path | None = None) 
         trials = []
         for run in range(runs):
             index_dir = work / f"run{run:02d}"
-            delay = rng.uniform(first * 0.8, total)
-            proc = subprocess.Popen(_index_command(index_dir, corpus), env=_env(),
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(delay)
-            killed = proc.poll() is None
-            if killed:
-                proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            trial: dict[str, Any] = {"run": run, "kill_after_s": round(delay, 2), "killed": killed}
+            attempts = 0
+            while attempts < ATTEMPTS:
+                attempts += 1
+                target = rng.randint(1, writes)  # which write to kill the process in
+                shutil.rmtree(index_dir, ignore_errors=True)
+                proc = subprocess.Popen(_index_command(index_dir, corpus), env=_env(),
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                try:
+                    kill = kill_inside_a_write(proc, index_dir / LOCK_NAME, rng, target)
+                finally:
+                    if proc.poll() is None:
+                        proc.kill()
+                    proc.wait()
+                if kill["killed_in_write"]:
+                    break
+            trial: dict[str, Any] = {
+                "run": run, "target_write": target, "attempts": attempts, **kill
+            }
             try:
                 trial |= check(index_dir, batches, svc_kwargs)
                 trial["survived"] = True
@@ -141,10 +208,11 @@ def drill(runs: int, n_docs: int = 36, seed: int = 0, work: Path | None = None) 
         return {
             "runs": runs,
             "survived": sum(t["survived"] for t in trials),
-            "killed_mid_run": sum(t["killed"] for t in trials),
+            "killed_in_write": sum(t["killed_in_write"] for t in trials),
             "documents": n_docs,
             "write_batch": WRITE_BATCH,
             "full_run_s": round(total, 2),
+            "writes": writes,
             "trials": trials,
         }
     finally:
@@ -161,11 +229,11 @@ def main() -> int:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "crash_drill.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"crash drill: {result['survived']}/{result['runs']} survived "
-          f"({result['killed_mid_run']} killed mid-run)")
+          f"({result['killed_in_write']} killed inside a write)")
     for t in result["trials"]:
         if not t["survived"]:
             print(f"  run {t['run']}: {t['error']}")
-    return 0 if result["survived"] == result["runs"] else 1
+    return 0 if result["survived"] == result["killed_in_write"] == result["runs"] else 1
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from common import SHARED_DATA, shared_data, table, write_result
 
-from qa.embed import EMBEDDER_DIR, ONNX_VARIANTS
+from qa.index.embed import EMBEDDER_DIR, ONNX_VARIANTS
 from qa.settings import default_embed_model
 
 
@@ -158,7 +158,7 @@ def layer_norm_kernels(tokens: int, hidden: int = 384) -> dict[str, float]:
 def main() -> int:
     from tokenizers import Tokenizer
 
-    from qa.eval.formats import read_squad
+    from qa.eval.squad import read_squad
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--texts", type=int, default=200, help="SQuAD paragraphs embedded")

@@ -25,8 +25,8 @@ from typing import Any
 
 from common import SHARED_DATA, shared_data, table, write_result
 
-from qa.eval.formats import Example, read_squad
 from qa.eval.runner import contains_answer, sample
+from qa.eval.squad import Example, read_squad
 from qa.retrieve import fuse
 from qa.service import QAService
 from qa.settings import Settings

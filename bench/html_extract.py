@@ -10,9 +10,9 @@ title, date and publisher came out right.
 
 "ours" is ``qa/load.py``'s own ``html.parser`` extractor followed by ``qa/clean.py``, taken from
 git at ``--ours-commit`` (it was removed from the tree when trafilatura replaced it), and run
-against today's ``qa.clean`` / ``qa.metadata``. "trafilatura" is today's loader (the settings the
-product uses: the library's defaults, comments excluded); "trafilatura-precision" is the same with
-``favor_precision=True``, for comparison.
+against today's ``qa.ingest.clean`` / ``qa.ingest.metadata``. "trafilatura" is today's loader
+(the settings the product uses: the library's defaults, comments excluded); "trafilatura-precision"
+is the same with ``favor_precision=True``, for comparison.
 
     python bench/html_extract.py            # writes bench/results/html_extract.json
 """
@@ -62,8 +62,8 @@ def ours(commit: str) -> Extractor:
     module = types.ModuleType("qa_load_before_trafilatura")
     sys.modules[module.__name__] = module  # dataclasses look their module up there
     exec(compile(source, f"{commit}:qa/load.py", "exec"), module.__dict__)
-    from qa.clean import content_regions
-    from qa.metadata import extract_metadata
+    from qa.ingest.clean import content_regions
+    from qa.ingest.metadata import extract_metadata
 
     def run(path: Path) -> dict[str, Any]:
         page = module.extract_html(path.read_text(encoding="utf-8"))
@@ -76,7 +76,7 @@ def ours(commit: str) -> Extractor:
 
 
 def trafilatura_product(path: Path) -> dict[str, Any]:
-    from qa.load import load_file
+    from qa.ingest.load import load_file
 
     (doc,) = load_file(path)
     return {"text": indexed(doc.text, doc.content), "title": doc.title, "date": doc.date,

@@ -26,10 +26,10 @@ from common import ROOT, SHARED_DATA, peak_rss_mb, shared_data, table, write_res
 
 
 def corpus(source: str, n: int) -> list[Any]:
-    from qa.types import Document
+    from qa.types import Document, Meta
 
     if source == "squad":
-        from qa.eval.formats import read_squad
+        from qa.eval.squad import read_squad
 
         docs = read_squad(shared_data(SHARED_DATA / "squad2-dev-public.json")).documents
         if n > len(docs):
@@ -41,15 +41,15 @@ def corpus(source: str, n: int) -> list[Any]:
         path = seeds[i % len(seeds)]
         text = path.read_text(encoding="utf-8")
         out.append(Document(id=f"{path.stem}-{i // len(seeds)}", text=text,
-                            title=text.split("\n", 1)[0][:200]))
+                            meta=Meta(text.split("\n", 1)[0][:200])))
     return out
 
 
 def one(source: str, n: int) -> dict[str, Any]:
     """Runs in a child process: build an index of ``n`` articles and report."""
-    from qa.nlp import sentence_spans
     from qa.service import QAService
     from qa.settings import Settings
+    from qa.text.sentences import sentence_spans
 
     docs = corpus(source, n)
     tmp = Path(tempfile.mkdtemp(prefix="bench-index-"))

@@ -39,12 +39,12 @@ from common import RESULTS, ROOT, SHARED_DATA, shared_data, table, write_result
 sys.path.insert(0, str(ROOT / "tests"))
 
 from qa.eval import metrics as M
-from qa.eval.formats import read_squad
 from qa.eval.runner import contains_answer, sample
-from qa.lexical import LexicalIndex
+from qa.eval.squad import read_squad
+from qa.retrieve.lexical import LexicalIndex
 from qa.store import StoreConfig
 from qa.store.pgvector import PgVectorStore
-from qa.types import Chunk, Document
+from qa.types import Chunk, Document, Meta
 
 POOL, DEPTH = 50, 10  # candidates per leg (Settings.candidates), passages scored (MRR@10)
 #: the question's lexemes ORed: plainto_tsquery gives 'a' & 'b' & 'c'
@@ -145,7 +145,7 @@ def batch(texts: list[str], lo: int, n: int, prefix: str = "d") -> tuple[list[Do
     docs, chunks = [], []
     for i in range(lo, lo + n):
         text = texts[i % len(texts)]
-        docs.append(Document(f"{prefix}{i}", text, title=f"{prefix}{i}"))
+        docs.append(Document(f"{prefix}{i}", text, meta=Meta(f"{prefix}{i}")))
         chunks.append(Chunk(f"{prefix}{i}", 0, 0, len(text), text))
     v = np.random.default_rng(lo).normal(size=(n, 384)).astype(np.float32)
     return docs, chunks, v / np.linalg.norm(v, axis=1, keepdims=True)

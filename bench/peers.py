@@ -38,8 +38,8 @@ os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")  # no phoning home
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from qa.eval import metrics as M
-from qa.eval.formats import Example, read_squad
 from qa.eval.runner import contains_answer, sample
+from qa.eval.squad import Example, read_squad
 from qa.settings import default_embed_model
 from qa.types import Document
 
@@ -56,9 +56,9 @@ OURS_BACKEND = os.environ.get("QA_EMBED_BACKEND", "auto")
 
 
 def build_ours(docs: list[Document], model: str, tmp: Path) -> tuple[Search, float]:
-    from qa.nlp import sentence_spans
     from qa.service import QAService
     from qa.settings import Settings
+    from qa.text.sentences import sentence_spans
 
     svc = QAService(Settings(index_dir=tmp / "ours", embed_model=model,
                              embed_backend=OURS_BACKEND))
@@ -214,7 +214,7 @@ def main() -> int:
 
 
 def _backend(model: str) -> str:
-    from qa.embed import resolve_backend
+    from qa.index.embed import resolve_backend
 
     return resolve_backend(model, OURS_BACKEND)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from common import ROOT, machine, table, write_result
 
 from qa.eval.formats import read_jsonl
-from qa.readers.transformer import TransformerReader
+from qa.read.transformer import TransformerReader
 from qa.service import QAService
 from qa.settings import SHIPPED_READER, Settings
 

@@ -45,7 +45,7 @@ from common import RESULTS, SHARED_DATA, shared_data, write_result  # noqa: E402
 
 from qa.store import StoreConfig  # noqa: E402
 from qa.store.faiss_sqlite import _plan  # noqa: E402
-from qa.types import Chunk, Document  # noqa: E402
+from qa.types import Chunk, Document, Meta  # noqa: E402
 
 DIM, RANK, K, QUERIES = 384, 48, 10, 200
 WORDS = [
@@ -137,7 +137,7 @@ def synthetic_rows(lo: int, hi: int) -> tuple[list[Document], list[Chunk]]:
     docs, chunks = [], []
     for i in range(lo, hi):
         text = " ".join(rng.choice(WORDS, 12)) + f" item{i}."
-        docs.append(Document(f"d{i:07d}", text, title=f"d{i}"))
+        docs.append(Document(f"d{i:07d}", text, meta=Meta(f"d{i}")))
         chunks.append(Chunk(f"d{i:07d}", 0, 0, len(text), text))
     return docs, chunks
 
@@ -198,8 +198,8 @@ def bench_pgvector(url: str, xb: np.ndarray, xq: np.ndarray, truth: np.ndarray,
 def service_rows(pg_url: str, paragraphs: int, questions: int) -> list[dict[str, Any]]:
     """``QAService.search`` end to end (encoder, dense store search, BM25, fusion, passages) on
     both stores, built by the service from the same SQuAD paragraphs."""
-    from qa.eval.formats import read_squad
     from qa.eval.runner import contains_answer, sample
+    from qa.eval.squad import read_squad
     from qa.service import QAService
     from qa.settings import Settings
 

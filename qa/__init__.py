@@ -5,6 +5,22 @@ svc = QAService()                      # settings from QA_* env vars, seeds/ and
 svc.ensure_index()
 result = svc.ask("Who is the chairman of the Tskhinvali parliament?")
 print(result.answer.text, result.answer.citations[0].doc_id)
+
+One package per stage of ``load -> clean -> chunk -> embed -> store -> retrieve -> read -> cite
+-> respond``, layered so that a module imports only the layers below its own (pyproject.toml's
+import-linter contract; each package's docstring says what it owns):
+
+    cli                                   the ``qa`` command
+    train                                 training, export, calibration
+    eval | web                            ``qa eval``; the HTTP service
+    service                               QAService, the facade
+    pipeline                              the stages wired from one Settings
+    cite                                  answers with citations
+    read | retrieve                       the reader; dense + BM25 retrieval
+    index                                 chunk, embed, the write path
+    ingest | store                        load and clean; the stores
+    text                                  sentences, pages, answer words, input checks
+    cores | errors | imports | settings | types
 """
 
 from typing import TYPE_CHECKING, Any

@@ -1,5 +1,5 @@
 """The ``qa`` command: index, ask, search, delete, documents, plus the subcommands registered by
-the web, evaluation and training modules (serve, eval, train-reader)."""
+the web, evaluation and training modules (serve, healthcheck, eval, train-reader)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from qa.errors import QAError
-from qa.readers import NAMES as READER_NAMES
+from qa.read import NAMES as READER_NAMES
 from qa.settings import Settings
 from qa.types import Answer, Filters, Passage, Result
 
 #: modules that add their own subcommands through ``register(subparsers)``
-PLUGINS = ("qa.web.serve", "qa.eval.cli", "qa.train.cli")
+PLUGINS = ("qa.web.serve", "qa.web.healthcheck", "qa.eval.cli", "qa.train.cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,8 +130,8 @@ def _service(settings: Settings, build: bool = True) -> Any:
         report = svc.ensure_index()
         if report is not None:
             print(
-                f"built the index in {settings.index_dir} from "
-                f"{', '.join(map(str, settings.corpus))}: {len(report.added)} documents, "
+                f"built the index in {settings.storage.index_dir} from "
+                f"{', '.join(map(str, settings.indexing.corpus))}: {len(report.added)} documents, "
                 f"{report.chunks} chunks",
                 file=sys.stderr,
             )
@@ -158,7 +158,8 @@ def cmd_index(args: argparse.Namespace, settings: Settings) -> int:
         print(
             f"added {len(report.added)}, replaced {len(report.replaced)}, unchanged "
             f"{len(report.unchanged)} documents ({report.chunks} chunks written, "
-            f"{report.seconds:.1f}s); index {settings.index_dir}: {docs} documents, {chunks} chunks"
+            f"{report.seconds:.1f}s); index {settings.storage.index_dir}: {docs} documents, "
+            f"{chunks} chunks"
         )
     loaded = len(report.added) + len(report.replaced) + len(report.unchanged)
     return 1 if report.problems and not loaded else 0

@@ -10,13 +10,23 @@ from __future__ import annotations
 import dataclasses
 import datetime
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+#: ``field(metadata=FLAT)``: the record's fields are written in place of the field in JSON
+FLAT = {"flatten": True}
 
 
 def _plain(value: Any) -> Any:
     """Recursively turn dataclasses into JSON-friendly dicts (tuples become lists)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            plain = _plain(getattr(value, f.name))
+            if f.metadata.get("flatten"):
+                out.update(plain)
+            else:
+                out[f.name] = plain
+        return out
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
@@ -33,17 +43,52 @@ class Serializable:
         return result
 
 
-@dataclass
-class Document(Serializable):
-    """An article as loaded. ``content`` lists the regions that cleaning kept as article text."""
+@dataclass(frozen=True)
+class Meta(Serializable):
+    """What a document says about itself and where it came from. Documents, the passages and
+    citations cut from them and the index's listing all carry this one record, copied whole, and
+    write its fields flat in their JSON (``"title": ...`` beside ``"doc_id": ...``)."""
 
-    id: str
-    text: str
     title: str = ""
     source: str | None = None
     date: str | None = None  # ISO 8601 (YYYY-MM-DD) when the article states one
     url: str | None = None
     path: str | None = None
+
+
+class HasMeta:
+    """``record.title`` and the other ``Meta`` fields read (and set) through ``record.meta``."""
+
+    meta: Meta
+    if TYPE_CHECKING:
+        title: str
+        source: str | None
+        date: str | None
+        url: str | None
+        path: str | None
+
+
+def _meta_field(name: str) -> property:
+    def get(self: HasMeta) -> Any:
+        return getattr(self.meta, name)
+
+    def set_(self: HasMeta, value: Any) -> None:
+        self.meta = dataclasses.replace(self.meta, **{name: value})
+
+    return property(get, set_)
+
+
+for _name in (f.name for f in dataclasses.fields(Meta)):
+    setattr(HasMeta, _name, _meta_field(_name))
+
+
+@dataclass
+class Document(HasMeta, Serializable):
+    """An article as loaded. ``content`` lists the regions that cleaning kept as article text."""
+
+    id: str
+    text: str
+    meta: Meta = field(default_factory=Meta, metadata=FLAT)
     content: list[tuple[int, int]] = field(default_factory=list)
     author: str | None = None  # as the file states it (web page, PDF or Word metadata)
 
@@ -132,7 +177,7 @@ class Filters(Serializable):
 
 
 @dataclass
-class Passage(Serializable):
+class Passage(HasMeta, Serializable):
     """A retrieved chunk with its citation fields and the scores that ranked it.
 
     ``scores`` explains the ranking: ``dense`` (cosine), ``bm25``, their 1-based ranks
@@ -145,11 +190,7 @@ class Passage(Serializable):
     start: int
     end: int
     text: str
-    title: str = ""
-    source: str | None = None
-    date: str | None = None
-    url: str | None = None
-    path: str | None = None
+    meta: Meta = field(default_factory=Meta, metadata=FLAT)
     score: float = 0.0
     rank: int = 0
     scores: dict[str, float] = field(default_factory=dict)
@@ -191,13 +232,9 @@ class ReaderOutput(Serializable):
 
 
 @dataclass
-class Citation(Serializable):
+class Citation(HasMeta, Serializable):
     doc_id: str
-    title: str
-    source: str | None
-    date: str | None
-    url: str | None
-    path: str | None
+    meta: Meta = field(metadata=FLAT)
     start: int  # the answer span in this document
     end: int
     sentence_start: int
@@ -289,12 +326,8 @@ class IndexReport(Serializable):
 
 
 @dataclass
-class DocumentInfo(Serializable):
+class DocumentInfo(HasMeta, Serializable):
     id: str
-    title: str
-    source: str | None
-    date: str | None
-    url: str | None
-    path: str | None
+    meta: Meta = field(metadata=FLAT)
     chars: int
     chunks: int

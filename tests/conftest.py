@@ -10,10 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import SEEDS
+from hypothesis.configuration import set_hypothesis_home_dir
+from support import ROOT, SEEDS
 
 from qa.service import QAService
 from qa.settings import Settings
+
+# Hypothesis (the property tests, schemathesis) keeps its examples and caches beside pytest's cache
+# rather than in a folder of its own in the working directory.
+set_hypothesis_home_dir(ROOT / ".pytest_cache" / "hypothesis")
 
 
 @pytest.fixture(scope="session")

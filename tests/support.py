@@ -157,3 +157,19 @@ def squad(articles: dict[str, int], *, impossible: bool = False) -> dict:
             )
         data.append({"title": title, "paragraphs": [{"context": CONTEXT, "qas": qas}]})
     return {"version": "v2.0" if impossible else "1.1", "data": data}
+
+
+def squad_example(
+    qid: str, title: str, question: str, context: str, spans: list[tuple[str, int]]
+) -> Any:
+    """A training example as SQuAD gives it: answers with the offsets they start at."""
+    from qa.eval.squad import Example
+
+    return Example(
+        qid,
+        question,
+        [text for text, _ in spans],
+        title=title,
+        context=context,
+        starts=[start for _, start in spans],
+    )

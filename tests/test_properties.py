@@ -12,9 +12,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.chunk import MAX_SENTENCE_CHARS, chunk_document
-from qa.clean import content_regions
-from qa.load import load_documents
+from qa.index.chunk import MAX_SENTENCE_CHARS, chunk_document
+from qa.ingest.clean import content_regions
+from qa.ingest.load import load_documents
 from qa.types import Document
 
 PROPERTY = settings(

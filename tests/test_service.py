@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from support import CHAIRMAN, CHAIRMAN_DOC, CHAIRMAN_Q, SEEDS, SEEDS_DEV
 
-from qa.answers import normalize_answer
-from qa.embed import Embedder
 from qa.errors import BadInput, DocumentNotFound, IndexVersionMismatch, ModelMismatch, TooLarge
+from qa.index.embed import Embedder
 from qa.service import QAService
 from qa.settings import Settings
-from qa.types import Document, Passage
+from qa.text.normalize import normalize_answer
+from qa.types import Document, Meta, Passage
 
 
 class CountingEmbedder(Embedder):
@@ -65,7 +65,7 @@ def test_every_offset_slices_its_text_on_dev_questions(seeds_service, seeds_text
         for a in result.answers:
             assert seeds_text[a.doc_id][a.start : a.end] == a.text
             assert seeds_text[a.doc_id][a.sentence_start : a.sentence_end] == a.sentence
-            for c in a.citations:  # each cited span states the answer shown (qa.answers)
+            for c in a.citations:  # each cited span states the answer shown (qa.cite.answers)
                 cited = seeds_text[c.doc_id][c.start : c.end]
                 words, answer_words = (
                     normalize_answer(cited).split(),
@@ -107,7 +107,7 @@ def test_adding_documents_does_not_reembed_the_old_ones(writable: QAService):
         "The Zorblatt Institute was founded in 1911 by Mira Kessel. "
         "Mira Kessel directed the institute until 1950."
     )
-    report = writable.add_documents([Document("zorblatt", text, title="Zorblatt")])
+    report = writable.add_documents([Document("zorblatt", text, Meta("Zorblatt"))])
     assert report.added == ["zorblatt"] and embedder.embedded == [text]
     assert writable.store.count() == (6, writable.store.count()[1])
     result = writable.ask("Who founded the Zorblatt Institute?")

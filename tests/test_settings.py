@@ -30,3 +30,15 @@ def test_defaults_are_relative_to_the_working_directory():
 def test_bad_env_value_names_the_variable():
     with pytest.raises(ValueError, match="QA_TOP_K"):
         Settings.from_env({"QA_TOP_K": "many"})
+
+
+def test_groups_hold_each_field_once_and_flat_names_reach_them():
+    s = Settings.from_env({"QA_STORE": "pgvector", "QA_READER_PASSAGES": "2"}, top_k=3)
+    assert s.storage.store == "pgvector" and s.reading.reader_passages == 2
+    assert s.retrieval.top_k == 3 == s.top_k  # flat reads still work for scripts
+    changed = s.replace(top_k=4, answer_threshold=0.5)
+    assert (changed.retrieval.top_k, changed.reading.answer_threshold) == (4, 0.5)
+    assert s.retrieval.top_k == 3
+    assert changed.storage == s.storage and changed.storage is not s.storage  # copied, not shared
+    with pytest.raises(TypeError, match="no field 'topk'"):
+        Settings(topk=3)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from support import CHAIRMAN, CHAIRMAN_Q, ROOT
 
-from qa.nlp import _sentencizer
 from qa.service import QAService
 from qa.settings import Settings
+from qa.text.sentences import _sentencizer
 
 
 def test_warm_up_leaves_nothing_for_the_first_question(seeds_index_dir: Path) -> None:

@@ -87,13 +87,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from qa.eval import report, runner
-    from qa.eval.formats import (
-        Dataset,
-        load_dataset,
-        out_of_corpus,
-        read_article_selection,
-        read_squad,
-    )
+    from qa.eval.formats import load_dataset, read_article_selection
+    from qa.eval.squad import Dataset, out_of_corpus, read_squad
 
     if args.url and args.index:
         raise ValueError("--index is for in-process runs; the service at --url has its own")
@@ -112,20 +107,20 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     if args.url:
         from qa.eval.targets import HttpTarget
 
-        target = HttpTarget(args.url, token=args.token or settings.api_token)
+        target = HttpTarget(args.url, token=args.token or settings.server.api_token)
     else:
         from qa.eval.targets import LocalTarget
 
         if args.index:
             index_dir = Path(args.index)
         elif isinstance(data, Dataset) and data.kind == "jsonl":
-            index_dir = settings.index_dir
+            index_dir = settings.storage.index_dir
         else:
             temp = tempfile.mkdtemp(prefix="qa-eval-index-")
             index_dir = Path(temp)
         local = settings.replace(index_dir=index_dir)
         if data.kind == "beir":  # fuse deep enough lists for recall@100
-            local = local.replace(candidates=max(local.candidates, runner.BEIR_DEPTH))
+            local = local.replace(candidates=max(local.retrieval.candidates, runner.BEIR_DEPTH))
         target = LocalTarget(local, with_reader=data.kind != "beir")
     try:
         evaluation = runner.run(

@@ -1,4 +1,5 @@
-"""Evaluation data readers: SQuAD v1.1/v2.0 JSON, our jsonl and BEIR, into typed records.
+"""Evaluation data readers: our jsonl and BEIR (SQuAD JSON is ``qa.eval.squad``'s), and the one
+entry point that tells them apart, into typed records.
 
 Every reader fails with a ``DataError`` that names the file and what is wrong with it, because a
 half-read evaluation set gives numbers that look plausible and mean nothing.
@@ -8,47 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.types import Document
-
-
-class DataError(ValueError):
-    """The evaluation data cannot be read as the format it claims to be."""
-
-
-@dataclass
-class Example:
-    """One question with its gold answers (empty: the documents do not answer it)."""
-
-    id: str
-    question: str
-    answers: list[str]
-    gold_docs: list[str] = field(default_factory=list)
-    title: str = ""  # SQuAD: the article's title
-    context: str | None = None  # SQuAD: the question's own paragraph (gold-passage mode)
-
-    @property
-    def answerable(self) -> bool:
-        return bool(self.answers)
-
-
-@dataclass
-class Dataset:
-    """Questions to ask, and for SQuAD the paragraphs (as documents) they are asked over.
-
-    ``kind`` is ``"squad"`` or ``"jsonl"``; jsonl questions are asked of an existing index, so
-    ``documents`` is empty for them."""
-
-    kind: str
-    path: Path
-    examples: list[Example]
-    documents: list[Document] = field(default_factory=list)
-    version: str = ""
+from qa.eval.squad import DataError, Dataset, Example, read_json, read_squad
+from qa.types import Document, Meta
 
 
 @dataclass
@@ -83,104 +50,6 @@ def load_dataset(
     raise DataError(
         f"{path}: unknown format; expected SQuAD .json, our .jsonl or a BEIR folder "
         "(corpus.jsonl, queries.jsonl, qrels/)"
-    )
-
-
-# -- SQuAD -----------------------------------------------------------------------------------------
-
-
-def slug(title: str) -> str:
-    """A document-id-friendly form of an article title ("Jacksonville,_Florida" ->
-    "jacksonville-florida")."""
-    return re.sub(r"[\W_]+", "-", title.casefold()).strip("-") or "article"
-
-
-def same_title(title: str) -> str:
-    """Titles compare without case and with underscores as spaces, as SQuAD writes them."""
-    return " ".join(title.replace("_", " ").casefold().split())
-
-
-def read_squad(path: str | Path, articles: set[str] | None = None) -> Dataset:
-    """SQuAD v1.1 or v2.0: each paragraph becomes a document ``<article-slug>-p<N>`` titled with
-    its article; each question keeps its answers (none when ``is_impossible``)."""
-    path = Path(path)
-    raw = _read_json(path)
-    if not isinstance(raw, dict) or not isinstance(raw.get("data"), list):
-        raise DataError(f"{path}: not SQuAD JSON (expected an object with a 'data' list)")
-    wanted = {same_title(t) for t in articles} if articles is not None else None
-    examples: list[Example] = []
-    documents: list[Document] = []
-    used: set[str] = set()
-    seen_titles: set[str] = set()
-    for a, article in enumerate(raw["data"]):
-        where = f"{path}: data[{a}]"
-        if not isinstance(article, dict) or not isinstance(article.get("paragraphs"), list):
-            raise DataError(f"{where}: an article needs a 'paragraphs' list")
-        raw_title = str(article.get("title") or f"article {a}")
-        seen_titles.add(same_title(raw_title))
-        if wanted is not None and same_title(raw_title) not in wanted:
-            continue
-        title = raw_title.replace("_", " ")
-        base = slug(raw_title)
-        while base in used:  # two articles whose titles slug alike still get distinct ids
-            base += "-x"
-        used.add(base)
-        for p, para in enumerate(article["paragraphs"]):
-            if not isinstance(para, dict) or not isinstance(para.get("context"), str):
-                raise DataError(f"{where}.paragraphs[{p}]: a paragraph needs a 'context' string")
-            doc_id = f"{base}-p{p}"
-            documents.append(Document(id=doc_id, text=para["context"], title=title))
-            for q, qa in enumerate(para.get("qas") or []):
-                examples.append(
-                    _squad_example(
-                        qa, doc_id, title, para["context"], f"{where}.paragraphs[{p}].qas[{q}]"
-                    )
-                )
-    if wanted is not None:
-        missing = wanted - seen_titles
-        if len(missing) == len(wanted):
-            raise DataError(f"{path}: none of the {len(wanted)} selected articles is in it")
-    if not examples:
-        raise DataError(f"{path}: no questions")
-    return Dataset("squad", path, examples, documents, str(raw.get("version") or ""))
-
-
-def out_of_corpus(selected: Dataset, whole: Dataset) -> Dataset:
-    """The answerable questions of ``selected``, asked of the documents of ``whole`` that are not
-    in ``selected``: nothing indexed answers them, so each one's right output is no answer. The
-    service meets such questions daily (about events its archive does not cover), and they are
-    not SQuAD 2.0's adversarial kind: the passages retrieved are only vaguely on topic."""
-    mine = {d.id for d in selected.documents}
-    examples = [
-        replace(ex, id=f"ooc-{ex.id}", answers=[], gold_docs=[], context=None)
-        for ex in selected.examples
-        if ex.answerable
-    ]
-    documents = [d for d in whole.documents if d.id not in mine]
-    if not documents:
-        raise DataError(f"{whole.path}: no other articles to make an out-of-corpus index of")
-    return Dataset(selected.kind, selected.path, examples, documents, selected.version)
-
-
-def _squad_example(qa: Any, doc_id: str, title: str, context: str, where: str) -> Example:
-    if not isinstance(qa, dict) or not isinstance(qa.get("question"), str):
-        raise DataError(f"{where}: a question needs a 'question' string")
-    answers = qa.get("answers") or []
-    if not isinstance(answers, list):
-        raise DataError(f"{where}: 'answers' must be a list")
-    texts = []
-    if not qa.get("is_impossible", False):
-        for ans in answers:
-            if not isinstance(ans, dict) or not isinstance(ans.get("text"), str):
-                raise DataError(f"{where}: each answer needs a 'text' string")
-            texts.append(ans["text"])
-    return Example(
-        id=str(qa.get("id") or where),
-        question=qa["question"],
-        answers=texts,
-        gold_docs=[doc_id],
-        title=title,
-        context=context,
     )
 
 
@@ -234,7 +103,9 @@ def read_beir(directory: str | Path, split: str = "test") -> BeirData:
             raise DataError(f"{corpus}:{n}: a corpus record needs '_id' and 'text'")
         title = str(record.get("title") or "").strip()
         documents.append(
-            Document(id=str(doc_id), text=f"{title}\n\n{text}" if title else text, title=title)
+            Document(
+                id=str(doc_id), text=f"{title}\n\n{text}" if title else text, meta=Meta(title)
+            )
         )
     qrels = _read_qrels(qrels_file)
     all_queries: dict[str, str] = {}
@@ -284,7 +155,7 @@ def read_article_selection(spec: str) -> set[str]:
     if not path.exists() and ":" in spec:
         head, _, key = spec.rpartition(":")
         path = Path(head)
-    raw = _read_json(path)
+    raw = read_json(path)
     if isinstance(raw, dict):
         if key is None:
             key = next((k for k in SPLIT_KEYS if k in raw), None)
@@ -304,18 +175,6 @@ def read_article_selection(spec: str) -> set[str]:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        with path.open(encoding="utf-8") as f:
-            return json.load(f)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: not valid JSON ({exc})") from None
-    except IsADirectoryError:
-        raise DataError(f"{path}: is a folder, expected a JSON file") from None
 
 
 def _jsonl_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import string
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,26 +17,22 @@ from typing import Any
 
 import numpy as np
 
-from qa.answers import token_f1
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_PUNCT = set(string.punctuation)
+from qa.text.normalize import SQUAD_PUNCTUATION, normalize_answer, token_f1
 
 # -- SQuAD -----------------------------------------------------------------------------------------
 
 
-def normalize_answer(text: str) -> str:
-    """Lower case, drop ASCII punctuation, drop the articles a/an/the, collapse whitespace."""
-    text = "".join(ch for ch in text.lower() if ch not in _PUNCT)
-    return " ".join(_ARTICLES.sub(" ", text).split())
+def squad_words(text: str) -> str:
+    """The official script's normalisation: lower case, no ASCII punctuation, no articles."""
+    return normalize_answer(text, SQUAD_PUNCTUATION)
 
 
 def answer_tokens(text: str) -> list[str]:
-    return normalize_answer(text).split() if text else []
+    return squad_words(text).split() if text else []
 
 
 def exact_match(prediction: str, gold: str) -> int:
-    return int(normalize_answer(gold) == normalize_answer(prediction))
+    return int(squad_words(gold) == squad_words(prediction))
 
 
 def f1_score(prediction: str, gold: str) -> float:
@@ -48,7 +43,7 @@ def f1_score(prediction: str, gold: str) -> float:
 def gold_answers(answers: Sequence[str]) -> list[str]:
     """The official script's gold list: answers that normalize to nothing are dropped, and a
     question left without any is unanswerable (gold ``""``)."""
-    kept = [a for a in answers if normalize_answer(a)]
+    kept = [a for a in answers if squad_words(a)]
     return kept or [""]
 
 

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from qa.eval import metrics as M
-from qa.eval.formats import BeirData, Dataset, Example
+from qa.eval.formats import BeirData
+from qa.eval.squad import Dataset, Example
 from qa.eval.targets import HTTP_BATCH, Target
 
 T = TypeVar("T")
@@ -38,17 +39,17 @@ class Prediction:
     id: str
     question: str
     qtype: str
-    answers: list[str]
-    gold_docs: list[str]
-    prediction: str  # what was given ("" when it abstained)
-    candidate: str | None  # the reader's best span whatever its confidence
-    confidence: float | None
-    answered: bool
-    answer_doc: str | None
-    no_answer_score: float | None
-    exact: int
-    f1: float
-    first_relevant: int | None  # 1-based rank of the first relevant passage (None: not found)
+    answers: list[str] = field(default_factory=list)
+    gold_docs: list[str] = field(default_factory=list)
+    prediction: str = ""  # what was given ("" when it abstained)
+    candidate: str | None = None  # the reader's best span whatever its confidence
+    confidence: float | None = None
+    answered: bool = False
+    answer_doc: str | None = None
+    no_answer_score: float | None = None
+    exact: int = 0
+    f1: float = 0.0
+    first_relevant: int | None = None  # 1-based rank of the first relevant passage (None: none)
     passages: list[dict[str, Any]] = field(default_factory=list)  # what the reader saw (no text)
     #: the passage that holds the best span (else the top passage), to show with a miss
     evidence: dict[str, Any] | None = None
@@ -82,9 +83,9 @@ def sample(items: Sequence[T], limit: int | None, seed: int) -> list[T]:
 def contains_answer(text: str, answers: Sequence[str]) -> bool:
     """Whether a passage holds a gold answer, compared after SQuAD normalization on word
     boundaries (so "1911" is not found in "19110")."""
-    haystack = f" {M.normalize_answer(text)} "
+    haystack = f" {M.squad_words(text)} "
     return any(
-        norm and f" {norm} " in haystack for norm in (M.normalize_answer(a) for a in answers)
+        norm and f" {norm} " in haystack for norm in (M.squad_words(a) for a in answers)
     )
 
 
@@ -404,20 +405,11 @@ def _run_beir(
         rel = data.qrels[qid]
         first = next((i for i, d in enumerate(docs, 1) if rel.get(d, 0) > 0), None)
         predictions.append(
-            Prediction(
+            Prediction(  # retrieval only: nothing answered, nothing scored
                 id=qid,
                 question=data.queries[qid],
                 qtype=M.question_type(data.queries[qid]),
-                answers=[],
                 gold_docs=sorted(rel),
-                prediction="",
-                candidate=None,
-                confidence=None,
-                answered=False,
-                answer_doc=None,
-                no_answer_score=None,
-                exact=0,
-                f1=0.0,
                 first_relevant=first,
                 passages=[{"doc_id": d, "rank": i} for i, d in enumerate(docs[:10], 1)],
                 timings_ms={"search": round(ms, 2)},

@@ -14,9 +14,11 @@ import urllib.parse
 import urllib.request
 from typing import Any, Protocol
 
-from qa.eval.formats import DataError
+from qa.eval.squad import DataError
+from qa.pipeline import Pipeline
 from qa.settings import Settings
-from qa.types import Document, Passage
+from qa.text.validate import check_question
+from qa.types import Document, Filters, Passage
 
 #: questions per /api/ask/batch request: large enough to amortize retrieval, small enough that
 #: one request stays well under the service's timeouts
@@ -54,10 +56,10 @@ class Target(Protocol):
 
 
 class LocalTarget:
-    """The library in-process. The service runs with an answer threshold of 0 so every result
-    keeps the reader's best span; answered-or-not is decided here against the real threshold,
-    which gives the same answers the default service gives and lets the best threshold be found
-    below the default as well as above it."""
+    """The library in-process, its stages composed here as ``QAService`` composes them. Results
+    keep the reader's best span whatever its confidence (answers are cited at a threshold of 0);
+    answered-or-not is decided here against the real threshold, which gives the same answers the
+    service gives and lets the best threshold be found below the default as well as above it."""
 
     name = "in-process"
     sees_below_threshold = True
@@ -65,58 +67,55 @@ class LocalTarget:
 
     def __init__(self, settings: Settings, *, with_reader: bool = True) -> None:
         """``with_reader=False`` for retrieval-only runs, which then need no reader model."""
-        from qa.service import QAService
-
-        configured = QAService(settings)
-        reader = configured.reader if with_reader else None
-        self.threshold = float(
-            settings.answer_threshold
-            if settings.answer_threshold is not None
-            else (reader.default_threshold if reader else 0.0)
-        )
         self.settings = settings
-        self.service = QAService(
-            settings.replace(answer_threshold=0.0), reader=reader, embedder=configured.embedder
-        )
-        self.reader_name = reader.name if reader else None
+        self.pipeline = Pipeline(settings)
+        self.threshold = self.pipeline.threshold() if with_reader else 0.0
+        self.reader_name = self.pipeline.reader.name if with_reader else None
 
     def describe(self) -> dict[str, Any]:
         return {
             "target": self.name,
             "reader": self.reader_name,
-            "embed_model": self.settings.embed_model,
-            "index_dir": str(self.settings.index_dir),
-            "top_k": self.settings.top_k,
+            "embed_model": self.settings.models.embed_model,
+            "index_dir": str(self.settings.storage.index_dir),
+            "top_k": self.settings.retrieval.top_k,
             "threshold": self.threshold,
         }
 
     def ensure_documents(self, docs: list[Document]) -> None:
         """Add what the index lacks; documents already there unchanged are skipped."""
-        self.service.add_documents(docs, progress=True)
+        self.pipeline.add(docs, progress=True)
 
     def ensure_default_index(self) -> None:
-        report = self.service.ensure_index()
+        report = self.pipeline.ensure_index()
         if report is not None:
             print(
-                f"built the index in {self.settings.index_dir} from "
-                f"{', '.join(map(str, self.settings.corpus))}: {len(report.added)} documents, "
-                f"{report.chunks} chunks",
+                f"built the index in {self.settings.storage.index_dir} from "
+                f"{', '.join(map(str, self.settings.indexing.corpus))}: "
+                f"{len(report.added)} documents, {report.chunks} chunks",
                 file=sys.stderr,
             )
 
     def ask(self, questions: list[str], doc_id: str | None = None) -> list[dict[str, Any]]:
-        filters = {"doc_ids": [doc_id]} if doc_id else None
-        return [r.to_dict() for r in self.service.ask_batch(questions, filters=filters)]
+        filters = Filters(doc_ids=[doc_id]) if doc_id else None
+        asked = [self._question(q) for q in questions]
+        top_k = self.settings.retrieval.top_k
+        return [r.to_dict() for r in self.pipeline.ask(asked, top_k, filters, threshold=0.0)]
 
     def read(self, question: str, doc: Document) -> dict[str, Any]:
-        passage = Passage(doc.id, 0, 0, len(doc.text), doc.text, title=doc.title, score=1.0, rank=1)
-        return self.service.read(question, [passage]).to_dict()
+        passage = Passage(doc.id, 0, 0, len(doc.text), doc.text, doc.meta, score=1.0, rank=1)
+        return self.pipeline.read(self._question(question), [passage], threshold=0.0).to_dict()
 
     def search(self, queries: list[str], k: int) -> list[list[dict[str, Any]]]:
-        return [[p.to_dict() for p in ps] for ps in self.service.batch_search(queries, top_k=k)]
+        asked = [self._question(q) for q in queries]
+        return [[p.to_dict() for p in ps] for ps in self.pipeline.retriever.batch_search(asked, k)]
 
     def close(self) -> None:
-        self.service.close()
+        self.pipeline.close()
+
+    def _question(self, question: str) -> str:
+        """Checked and stripped as the service checks what it is asked."""
+        return check_question(question, self.settings.limits)
 
 
 class HttpTarget:

@@ -1,23 +1,27 @@
 """Store backends chosen by name in settings (``QA_STORE``): ``faiss`` (embedded FAISS + SQLite in
 ``QA_INDEX_DIR``) or ``pgvector`` (PostgreSQL at ``QA_DATABASE_URL``). The service only calls
-``store_exists`` and ``open_store`` here and the ``Store`` protocol after that."""
+``store_exists`` and ``open_store`` here and the ``Store`` protocol after that.
+
+Owns the ``Store`` protocol and its contracts (``base``), the two backends and the SQL they share
+(``sql``). May import: the foundation only (``qa.types``, ``qa.settings``, ``qa.errors``).
+"""
 
 from __future__ import annotations
 
 from qa.errors import IndexError_
-from qa.settings import Settings
+from qa.settings import StoreSettings
 from qa.store.base import Hit, Store, StoreConfig, StoredChunk, StoreWriter, document_fingerprint
 
 BACKENDS = ("faiss", "pgvector")
 
 
-def _backend(settings: Settings) -> str:
+def _backend(settings: StoreSettings) -> str:
     if settings.store not in BACKENDS:
         raise ValueError(f"unknown store backend {settings.store!r}; known: {list(BACKENDS)}")
     return settings.store
 
 
-def store_exists(settings: Settings) -> bool:
+def store_exists(settings: StoreSettings) -> bool:
     """Whether an index has been created where ``settings`` point; loads no model."""
     if _backend(settings) == "pgvector":
         from qa.store.pgvector import PgVectorStore
@@ -28,7 +32,7 @@ def store_exists(settings: Settings) -> bool:
     return FaissSqliteStore.exists(settings.index_dir)
 
 
-def open_store(settings: Settings, config: StoreConfig | None = None) -> Store:
+def open_store(settings: StoreSettings, config: StoreConfig | None = None) -> Store:
     """The store ``settings`` name. Without ``config`` it must exist (and no model is needed);
     with one it is created if missing, and ``check``ed against ``config`` if not."""
     store: Store
@@ -65,7 +69,7 @@ def open_store(settings: Settings, config: StoreConfig | None = None) -> Store:
     return store
 
 
-def _database_url(settings: Settings) -> str:
+def _database_url(settings: StoreSettings) -> str:
     if not settings.database_url:
         raise IndexError_("QA_STORE=pgvector needs QA_DATABASE_URL (postgresql://user@host/db)")
     return settings.database_url

@@ -37,9 +37,9 @@ from typing import Any
 import faiss
 import numpy as np
 
-from qa.errors import Busy, DocumentNotFound, IndexError_, IndexVersionMismatch
+from qa.errors import Busy, DocumentNotFound, IndexError_
+from qa.store import sql
 from qa.store.base import Hit, StoreConfig, StoredChunk
-from qa.store.sql import DOCUMENT_COLUMNS, DocumentRows, checked_vectors, document_row
 from qa.types import Chunk, Document, Filters
 
 log = logging.getLogger(__name__)
@@ -178,15 +178,15 @@ class _Writer:
 
     def add(self, docs: list[Document], chunks: list[Chunk], vectors: np.ndarray) -> None:
         db = self.store._db
-        vectors = checked_vectors(docs, chunks, vectors, self.dim)
+        vectors = sql.checked_vectors(docs, chunks, vectors, self.dim)
         for doc in docs:
             self.removed += [
                 r[0] for r in db.execute("SELECT id FROM chunks WHERE doc_id = ?", (doc.id,))
             ]
             db.execute("DELETE FROM documents WHERE id = ?", (doc.id,))
             db.execute(
-                f"INSERT INTO documents ({DOCUMENT_COLUMNS}) VALUES ({', '.join('?' * 10)})",
-                document_row(doc, json.dumps(doc.content)),
+                f"INSERT INTO documents ({sql.DOCUMENT_COLUMNS}) VALUES ({', '.join('?' * 10)})",
+                sql.document_row(doc, json.dumps(doc.content)),
             )
         for chunk, vec in zip(chunks, vectors, strict=True):
             cur = db.execute(
@@ -207,7 +207,7 @@ class _Writer:
         return len(removed)
 
 
-class FaissSqliteStore(DocumentRows):
+class FaissSqliteStore(sql.DocumentRows):
     """FAISS (exact, or HNSW past ``exact_max`` chunks) plus SQLite rows, in one folder.
 
     ``config`` is required to create a store and ignored when opening one (the stored one is
@@ -284,12 +284,7 @@ class FaissSqliteStore(DocumentRows):
         except (OSError, ValueError) as exc:
             log.warning("unreadable %s (%s): will be rewritten from SQLite", manifest, exc)
             return
-        version = data.get("format_version")
-        if version != FORMAT_VERSION:
-            raise IndexVersionMismatch(
-                f"index at {self.dir} has format version {version}, this qa reads version "
-                f"{FORMAT_VERSION}: rebuild it with `qa index --rebuild`"
-            )
+        sql.check_version(data.get("format_version"), FORMAT_VERSION, self._versioned())
 
     def _init_meta(self, config: StoreConfig | None) -> StoreConfig:
         meta = self._meta()
@@ -302,12 +297,11 @@ class FaissSqliteStore(DocumentRows):
                 )
                 self._new_identity()
             return config
-        if meta["format_version"] != FORMAT_VERSION:
-            raise IndexVersionMismatch(
-                f"index at {self.dir} has format version {meta['format_version']}, this qa reads "
-                f"version {FORMAT_VERSION}: rebuild it with `qa index --rebuild`"
-            )
+        sql.check_version(meta["format_version"], FORMAT_VERSION, self._versioned())
         return StoreConfig.from_dict(meta)
+
+    def _versioned(self) -> str:
+        return f"index at {self.dir} has format version"
 
     def _write_meta(self, values: dict[str, Any]) -> None:
         for key, value in values.items():
@@ -320,9 +314,9 @@ class FaissSqliteStore(DocumentRows):
     def _where(self) -> str:
         return f"index at {self.dir}"
 
-    def _rows(self, sql: str, args: Any = ()) -> list[Any]:
+    def _rows(self, statement: str, args: Any = ()) -> list[Any]:
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            return self._db.execute(statement, args).fetchall()
 
     def _meta(self) -> dict[str, Any]:
         return {k: json.loads(v) for k, v in self._db.execute("SELECT key, value FROM meta")}
@@ -570,6 +564,7 @@ class FaissSqliteStore(DocumentRows):
     # -- reads ---------------------------------------------------------------------------------
 
     def search(self, vector: np.ndarray, k: int, allowed: set[int] | None = None) -> list[Hit]:
+        _one_openmp_thread()
         with self._lock:
             if self._index.ntotal == 0 or k <= 0 or (allowed is not None and not allowed):
                 return []
@@ -618,8 +613,7 @@ class FaissSqliteStore(DocumentRows):
         in memory; ``_CHUNK_ROWS`` has SQLite slice it."""
         with self._lock:
             rows = self._db.execute(f"{_CHUNK_ROWS} ORDER BY c.doc_id, c.idx").fetchall()
-        for cid, doc_id, idx, start, end, text in rows:
-            yield StoredChunk(cid, Chunk(doc_id, idx, start, end, text))
+        yield from map(sql.stored_chunk, rows)
 
     def get_chunks(self, ids: list[int]) -> dict[int, Chunk]:
         if not ids:
@@ -628,28 +622,16 @@ class FaissSqliteStore(DocumentRows):
             rows = self._db.execute(
                 f"{_CHUNK_ROWS} WHERE c.id {_IN_JSON}", (json.dumps([int(i) for i in ids]),)
             ).fetchall()
-        return {r[0]: Chunk(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+        return {st.id: st.chunk for st in map(sql.stored_chunk, rows)}
 
     def chunk_ids(self, filters: Filters) -> set[int]:
-        where, args = [], []
-        if filters.doc_ids:
-            where.append(f"d.id {_IN_JSON}")
-            args.append(json.dumps(list(filters.doc_ids)))
-        if filters.sources:
-            # Sources are matched case-insensitively: "tass" and "TASS" are the same agency.
-            where.append(f"lower(d.source) {_IN_JSON}")
-            args.append(json.dumps([s.lower() for s in filters.sources]))
-        if filters.date_from:
-            where.append("d.date >= ?")
-            args.append(filters.date_from)
-        if filters.date_to:
-            where.append("d.date <= ?")
-            args.append(filters.date_to)
-        sql = "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        where, args = self._filtered(filters, "d.id", "d.source", "d.date")
+        query = f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id{where}"
         with self._lock:
-            return {r[0] for r in self._db.execute(sql, args)}
+            return {r[0] for r in self._db.execute(query, args)}
+
+    def _one_of(self, column: str, values: list[str]) -> tuple[str, Any]:
+        return f"{column} {_IN_JSON}", json.dumps(values)
 
     def meta(self) -> dict[str, Any]:
         with self._lock:
@@ -658,3 +640,16 @@ class FaissSqliteStore(DocumentRows):
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+_threads = threading.local()
+
+
+def _one_openmp_thread() -> None:
+    """One query is too small to split across cores: FAISS would start an OpenMP team for every
+    search, and its threads spin at each barrier, costing far more CPU than the search itself
+    (milliseconds instead of microseconds, and worse when the cores are busy). The setting is
+    per thread (each server thread sets it once), so bulk work elsewhere keeps its threads."""
+    if not getattr(_threads, "set", False):
+        faiss.omp_set_num_threads(1)
+        _threads.set = True

@@ -27,9 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import Busy, DocumentNotFound, IndexError_, IndexVersionMismatch
+from qa.errors import Busy, DocumentNotFound, IndexError_
 from qa.store.base import Hit, StoreConfig, StoredChunk
-from qa.store.sql import DOCUMENT_COLUMNS, DocumentRows, checked_vectors, document_row
+from qa.store.sql import (
+    DOCUMENT_COLUMNS,
+    DocumentRows,
+    check_version,
+    checked_vectors,
+    document_row,
+    stored_chunk,
+)
 from qa.types import Chunk, Document, Filters
 
 FORMAT_VERSION = 1
@@ -206,11 +213,8 @@ class PgVectorStore(DocumentRows):
                 self._write_meta(conn, {"format_version": FORMAT_VERSION, "generation": 0})
                 self._write_meta(conn, config.to_dict() | {"created": _new_identity()})
                 return config
-        if meta["format_version"] != FORMAT_VERSION:
-            raise IndexVersionMismatch(
-                f"the index in {_redact(self.url)} has schema version {meta['format_version']}, "
-                f"this qa reads version {FORMAT_VERSION}: rebuild it with `qa index --rebuild`"
-            )
+        index = f"the index in {_redact(self.url)} has schema version"
+        check_version(meta["format_version"], FORMAT_VERSION, index)
         return StoreConfig.from_dict(meta)
 
     def _create_tables(self, conn: Any, dim: int, t: dict[str, str]) -> None:
@@ -385,8 +389,7 @@ class PgVectorStore(DocumentRows):
             f"SELECT id, doc_id, idx, start_char, end_char, text FROM {self.tables['chunks']} "
             "ORDER BY doc_id, idx"
         )
-        for cid, doc_id, idx, start, end, text in rows:
-            yield StoredChunk(cid, Chunk(doc_id, idx, start, end, text))
+        yield from map(stored_chunk, rows)
 
     def get_chunks(self, ids: list[int]) -> dict[int, Chunk]:
         if not ids:
@@ -396,27 +399,14 @@ class PgVectorStore(DocumentRows):
             "WHERE id = ANY(%s)",
             ([int(i) for i in ids],),
         )
-        return {r[0]: Chunk(r[1], r[2], r[3], r[4], r[5]) for r in rows}
+        return {st.id: st.chunk for st in map(stored_chunk, rows)}
 
     def chunk_ids(self, filters: Filters) -> set[int]:
-        where: list[str] = []
-        args: list[Any] = []
-        if filters.doc_ids:
-            where.append("doc_id = ANY(%s)")
-            args.append(list(filters.doc_ids))
-        if filters.sources:
-            where.append("lower(source) = ANY(%s)")
-            args.append([s.lower() for s in filters.sources])
-        if filters.date_from:
-            where.append("date >= %s")
-            args.append(filters.date_from)
-        if filters.date_to:
-            where.append("date <= %s")
-            args.append(filters.date_to)
-        sql = f"SELECT id FROM {self.tables['chunks']}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        return {r[0] for r in self._rows(sql, args)}
+        where, args = self._filtered(filters, "doc_id", "source", "date")
+        return {r[0] for r in self._rows(f"SELECT id FROM {self.tables['chunks']}{where}", args)}
+
+    def _one_of(self, column: str, values: list[str]) -> tuple[str, Any]:
+        return f"{column} = ANY(%s)", values
 
     def close(self) -> None:
         self._pool.close()

@@ -1,11 +1,13 @@
 """What the two SQL stores (FAISS + SQLite, PostgreSQL + pgvector) share: the checks every write
-makes, a document's row, the reads of the documents table, the model check and the one-write
-shortcuts. Each store keeps its own schema, connection, chunks table and SQL dialect: it names its
-tables in ``tables``, its placeholder in ``_param`` and runs statements in ``_rows``.
+makes, the format version check, a document's row and a chunk's, the reads of the documents table,
+the model check and the one-write shortcuts. Each store keeps its own schema, connection, chunks
+table and SQL dialect: it names its tables in ``tables``, its placeholder in ``_param`` and runs
+statements in ``_rows``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from contextlib import AbstractContextManager
@@ -13,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import DocumentNotFound, ModelMismatch
-from qa.store.base import StoreConfig, document_fingerprint
-from qa.types import Chunk, Document, DocumentInfo
+from qa.errors import DocumentNotFound, IndexVersionMismatch, ModelMismatch
+from qa.store.base import StoreConfig, StoredChunk, document_fingerprint
+from qa.types import Chunk, Document, DocumentInfo, Filters, Meta
 
 #: the documents table's columns, in the order of ``document_row``
 DOCUMENT_COLUMNS = "id, title, source, date, url, path, text, content, fingerprint, added"
@@ -39,18 +41,25 @@ def checked_vectors(
 def document_row(doc: Document, content: Any) -> tuple[Any, ...]:
     """The values of ``DOCUMENT_COLUMNS``; ``content`` is ``doc.content`` as the driver wants
     JSON (a string for SQLite, a ``Jsonb`` for PostgreSQL)."""
-    return (
-        doc.id,
-        doc.title,
-        doc.source,
-        doc.date,
-        doc.url,
-        doc.path,
-        doc.text,
-        content,
-        document_fingerprint(doc),
-        time.time(),
-    )
+    meta = dataclasses.astuple(doc.meta)  # title, source, date, url, path
+    return (doc.id, *meta, doc.text, content, document_fingerprint(doc), time.time())
+
+
+def check_version(found: Any, version: int, index: str) -> None:
+    """``IndexVersionMismatch`` unless the stored format ``found`` is the ``version`` this code
+    reads; ``index`` names the index and its kind of version ("index at DIR has format version").
+    """
+    if found != version:
+        raise IndexVersionMismatch(
+            f"{index} {found}, this qa reads version {version}: rebuild it with "
+            "`qa index --rebuild`"
+        )
+
+
+def stored_chunk(row: Any) -> StoredChunk:
+    """A chunk from its row: id, document id, position, start, end, text."""
+    cid, doc_id, idx, start, end, text = row
+    return StoredChunk(cid, Chunk(doc_id, idx, start, end, text))
 
 
 class DocumentRows:
@@ -67,6 +76,32 @@ class DocumentRows:
     def _where(self) -> str:
         """Where the index is, for messages."""
         raise NotImplementedError
+
+    def _one_of(self, column: str, values: list[str]) -> tuple[str, Any]:
+        """SQL that ``column`` is one of ``values``, and its one argument."""
+        raise NotImplementedError
+
+    def _filtered(
+        self, filters: Filters, doc_id: str, source: str, date: str
+    ) -> tuple[str, list[Any]]:
+        """`` WHERE ...`` (or nothing) and its arguments, keeping the rows ``filters`` allow, on
+        these columns."""
+        where: list[str] = []
+        args: list[Any] = []
+        if filters.doc_ids:
+            clause, arg = self._one_of(doc_id, list(filters.doc_ids))
+            where.append(clause)
+            args.append(arg)
+        if filters.sources:
+            # Sources are matched case-insensitively: "tass" and "TASS" are the same agency.
+            clause, arg = self._one_of(f"lower({source})", [s.lower() for s in filters.sources])
+            where.append(clause)
+            args.append(arg)
+        for bound, op in ((filters.date_from, ">="), (filters.date_to, "<=")):
+            if bound:
+                where.append(f"{date} {op} {self._param}")
+                args.append(bound)
+        return (" WHERE " + " AND ".join(where) if where else ""), args
 
     def writing(self) -> AbstractContextManager[Any]:
         raise NotImplementedError
@@ -111,7 +146,7 @@ class DocumentRows:
         r = rows[0]
         content = json.loads(r[7]) if isinstance(r[7], str) else r[7]  # jsonb arrives parsed
         spans = [(int(a), int(b)) for a, b in content]
-        return Document(r[0], r[1], r[2], r[3], r[4], r[5], r[6], spans)
+        return Document(r[0], r[1], Meta(*r[2:7]), spans)
 
     def _infos(self, doc_id: str | None = None) -> list[DocumentInfo]:
         t = self.tables
@@ -123,7 +158,7 @@ class DocumentRows:
             args,
         )
         return [
-            DocumentInfo(r[0], r[1], r[2], r[3], r[4], r[5], int(r[6]), int(r[7])) for r in rows
+            DocumentInfo(r[0], Meta(*r[1:6]), int(r[6]), int(r[7])) for r in rows
         ]
 
     def documents(self) -> list[DocumentInfo]:

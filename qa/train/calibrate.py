@@ -13,7 +13,7 @@ question is read the ways the service meets questions, each a population of its 
   (``qa.train.nearmiss``: another name, number, date or ordinal, a negation, an antonym, the fact
   cut out), read over that paragraph: the question the documents only come close to answering.
 
-Each meaning the reader proposes for a case is a row of ``qa.readers.confidence.FEATURES``,
+Each meaning the reader proposes for a case is a row of ``qa.read.confidence.FEATURES``,
 labelled right when its token F1 with a gold answer is >= 0.5 (never, when the documents do not
 answer). A logistic regression over all rows both ranks the meanings of a question and gives the
 probability of the first; its L2 strength is the one with the lowest out-of-fold Brier score of
@@ -40,11 +40,12 @@ from typing import Any
 
 import numpy as np
 
-from qa.answers import group_by_meaning
-from qa.eval.formats import Example, read_squad
 from qa.eval.metrics import CORRECT_F1, best_f1, calibration
-from qa.readers.confidence import FEATURE_VERSION, FEATURES, ConfidenceModel, model_fingerprint
-from qa.readers.transformer import CALIBRATION_NAME, TransformerReader
+from qa.eval.squad import Example, read_squad
+from qa.read.confidence import FEATURE_VERSION, FEATURES, ConfidenceModel, model_fingerprint
+from qa.read.meanings import group_by_meaning
+from qa.read.transformer import CALIBRATION_NAME, TransformerReader
+from qa.retrieve import with_dense_scores
 from qa.settings import SHIPPED_READER
 from qa.train.data import Split
 from qa.types import Passage
@@ -120,17 +121,17 @@ def collect(model: str | Path, squad2: str | Path, split: Split) -> list[Case]:
                 for ex, passages in zip(
                     cal.examples, service.batch_search(questions, TOP_K), strict=True
                 ):
-                    passages = service.with_dense_scores(ex.question, passages[:depth])
+                    passages = with_dense_scores(service.embedder, ex.question, passages[:depth])
                     cases.append(_case(reader, ex, "open_domain", passages))
                     d = by_id[ex.gold_docs[0]]
-                    gold = Passage(d.id, 0, 0, len(d.text), d.text, title=d.title, rank=1)
-                    gold = service.with_dense_scores(ex.question, [gold])[0]
+                    gold = Passage(d.id, 0, 0, len(d.text), d.text, d.meta, rank=1)
+                    gold = with_dense_scores(service.embedder, ex.question, [gold])[0]
                     cases.append(_case(reader, ex, "gold_passage", [gold]))
             else:
                 for ex, passages in zip(
                     ooc, service.batch_search([ex.question for ex in ooc], TOP_K), strict=True
                 ):
-                    passages = service.with_dense_scores(ex.question, passages[:depth])
+                    passages = with_dense_scores(service.embedder, ex.question, passages[:depth])
                     cases.append(_case(reader, ex, "out_of_corpus", passages))
             service.close()
             log.info("%d cases read (%.0f s)", len(cases), time.time() - started)
@@ -152,43 +153,31 @@ def near_miss_cases(
     features need the embedder's cosine with the question, as the service measures it."""
     import spacy
 
-    from qa.embed import Embedder
-    from qa.nlp import MODEL
-    from qa.settings import Settings
+    from qa.index.embed import Embedder
+    from qa.settings import ModelSettings
+    from qa.text.sentences import MODEL
     from qa.train import nearmiss
-    from qa.train.data import Example as TrainExample
 
-    by_id = {d.id: d for d in cal.documents}
-    sources: dict[str, Example] = {}
-    train_examples = []
-    for ex in cal.examples:
-        if not ex.answerable or not ex.gold_docs:
-            continue
-        text = by_id[ex.gold_docs[0]].text
-        found = [(a, text.find(a)) for a in ex.answers if text.find(a) >= 0]
-        if found:
-            sources[ex.id] = ex
-            train_examples.append(TrainExample(ex.id, ex.title, ex.question, text, found[:1]))
+    sources = {ex.id: ex for ex in cal.examples if ex.answerable and ex.spans and ex.gold_docs}
     perturber = nearmiss.Perturber(spacy.load(MODEL), seed=CALIBRATION_SEED)
     made = nearmiss.balance(
-        perturber.generate(train_examples),
+        perturber.generate(list(sources.values())),
         dict.fromkeys(nearmiss.KINDS, NEAR_MISS_PER_KIND),
         seed=CALIBRATION_SEED,
     )
-    settings = Settings()
-    embedder = Embedder(settings.embed_model, settings.embed_batch_size,
-                        backend=settings.embed_backend)
+    embedder = Embedder.from_settings(ModelSettings())
+    by_id = {d.id: d for d in cal.documents}
     cases = []
     for nm in made:
         src = sources[nm.source_id]
-        reads = [(replace(src, id=nm.id, question=nm.question, answers=[]), nm.context,
-                  "near_miss")]
+        doc = by_id[src.gold_docs[0]]
+        reads = [(replace(src, id=nm.id, question=nm.question, answers=[], starts=[]),
+                  nm.context, "near_miss")]
         if originals:
-            reads.append((src, by_id[src.gold_docs[0]].text, "gold_passage"))
+            reads.append((src, doc.text, "gold_passage"))
         for ex, text, kind in reads:
-            passage = Passage(src.gold_docs[0], 0, 0, len(text), text, title=src.title, rank=1)
-            q, p = embedder.embed([ex.question, text])
-            passage = replace(passage, scores={"dense": float(np.dot(q, p))})
+            passage = Passage(doc.id, 0, 0, len(text), text, doc.meta, rank=1)
+            passage = with_dense_scores(embedder, ex.question, [passage])[0]
             cases.append(_case(reader, ex, kind, [passage]))
     return cases
 
@@ -212,16 +201,16 @@ def _cases_made() -> list[Any]:
 
 
 def _depth() -> int:
-    from qa.settings import Settings
+    from qa.settings import ReadingSettings
 
-    return Settings().reader_passages
+    return ReadingSettings().reader_passages
 
 
 def _retrieval() -> dict[str, Any]:
     """How the passages read were ranked: the rank and dense-score features depend on it."""
-    from qa.settings import Settings
+    from qa.settings import RetrievalSettings
 
-    settings = Settings()
+    settings = RetrievalSettings()
     return {k: getattr(settings, k) for k in ("fusion", "dense_weight", "rrf_k", "candidates")}
 
 
@@ -423,9 +412,15 @@ def _cached_cases(
         return collect(model, squad2, split)
     path = Path(path)
     fingerprint = model_fingerprint(model)
+    saved: dict[str, Any] = {}
     if path.exists():
-        with path.open("rb") as f:
-            saved = pickle.load(f)
+        try:
+            with path.open("rb") as f:
+                saved = pickle.load(f)
+        except (AttributeError, ImportError, pickle.UnpicklingError) as exc:
+            # cases pickled by an older layout of the package (their records moved since)
+            log.info("%s cannot be read here (%s): reading again", path, exc)
+    if saved:
         if (
             saved["model_sha256"] == fingerprint
             and saved.get("reader_passages") == _depth()

@@ -227,7 +227,7 @@ def probe_handler(args: argparse.Namespace, settings: Any = None) -> int:
 def near_miss_handler(args: argparse.Namespace, settings: Any = None) -> int:
     import spacy
 
-    from qa.nlp import MODEL
+    from qa.text.sentences import MODEL
     from qa.train import nearmiss
     from qa.train.data import Split, load_source, load_squad, select
 
@@ -375,7 +375,7 @@ def train_handler(args: argparse.Namespace, settings: Any = None) -> int:
         json.dumps(
             {
                 "examples": len(examples),
-                "unanswerable": sum(e.is_impossible for e in examples),
+                "unanswerable": sum(not e.answerable for e in examples),
                 "windows": len(windows),
                 "held_out": split.held_out,
             }

@@ -21,8 +21,9 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 CACHE=${CACHE:-$HOME/.cache/qa-train/cpu-recipe}
 DATA=${DATA:-../shared/data}
-PY=${PY:-.venv/bin/python}
-QA=${QA:-.venv/bin/qa}
+# the interpreter: $PY, else this checkout's virtualenv when there is one, else the Python on PATH
+PY=${PY:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
+QA=${QA:-$PY -m qa.cli}
 TEACHER_EPOCHS=${TEACHER_EPOCHS:-2}
 STUDENT_EPOCHS=${STUDENT_EPOCHS:-3}
 EXTRA_FLAGS=${EXTRA_FLAGS:-}  # e.g. "--max-examples 100" for a dry run

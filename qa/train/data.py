@@ -1,4 +1,5 @@
-"""SQuAD JSON loading and the by-article split.
+"""Training examples from SQuAD files (read by ``qa.eval.squad``, as evaluation reads them) and
+the by-article split.
 
 The split is by article title so that no article's text is seen both in training and in
 evaluation: questions on one article share vocabulary and answer types, so a question-level split
@@ -9,50 +10,18 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-
-@dataclass
-class Example:
-    """One SQuAD question on one paragraph; ``answers`` is empty when it is unanswerable."""
-
-    id: str
-    title: str
-    question: str
-    context: str
-    answers: list[tuple[str, int]] = field(default_factory=list)  # (text, char start)
-
-    @property
-    def is_impossible(self) -> bool:
-        return not self.answers
+from qa.eval.squad import Example, read_squad
 
 
 def load_squad(path: str | Path) -> list[Example]:
-    """Read a SQuAD v1.1 or v2.0 file; answers whose offsets disagree with the text are dropped."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"cannot read SQuAD file {path}: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
-        raise ValueError(f"{path}: not SQuAD JSON (no 'data' list)")
-    out: list[Example] = []
-    for article in data["data"]:
-        title = str(article.get("title", ""))
-        for para in article.get("paragraphs", []):
-            context = para["context"]
-            for qa in para.get("qas", []):
-                answers = []
-                if not qa.get("is_impossible", False):
-                    for a in qa.get("answers", []):
-                        text, start = a["text"], int(a["answer_start"])
-                        if context[start : start + len(text)] == text:
-                            answers.append((text, start))
-                    if not answers:
-                        continue  # answerable but no usable offset: skip rather than mislabel
-                out.append(Example(str(qa["id"]), title, qa["question"], context, answers))
-    return out
+    """The questions of a SQuAD v1.1 or v2.0 file that can be learnt from: unanswerable ones, and
+    answerable ones with at least one answer where the file says it starts (``Example.spans``);
+    one without is skipped rather than mislabelled."""
+    return [e for e in read_squad(path).examples if not e.answerable or e.spans]
 
 
 @dataclass
@@ -125,7 +94,7 @@ def training_examples(data: list[Example], no_answer: list[Example], split: Spli
     train = set(split.train)
     seen: set[tuple[str, str]] = set()
     out: list[Example] = []
-    for e in data + [x for x in no_answer if x.is_impossible]:
+    for e in data + [x for x in no_answer if not x.answerable]:
         key = (e.question.strip(), e.context)
         if e.title in train and key not in seen:
             seen.add(key)
@@ -144,9 +113,7 @@ def load_source(spec: str, *, seed: int = 13) -> list[Example]:
         path, cap = spec, ""
     examples = load_squad(path)
     stem = Path(path).stem
-    examples = [
-        Example(e.id, f"{stem}/{e.title}", e.question, e.context, e.answers) for e in examples
-    ]
+    examples = [replace(e, title=f"{stem}/{e.title}") for e in examples]
     if cap:
         n = int(cap)
         if n < len(examples):
@@ -166,7 +133,7 @@ def retrieved_negatives(
     the question's answers is skipped, so a negative is never in fact answerable."""
     import bm25s
 
-    answerable = [e for e in examples if e.answers]
+    answerable = [e for e in examples if e.spans]
     if n <= 0 or not answerable:
         return []
     paragraphs: dict[str, str] = {}  # context -> title, first seen
@@ -185,7 +152,7 @@ def retrieved_negatives(
     docs, _ = retriever.retrieve(tokens, k=k, show_progress=False, n_threads=1)
     out: list[Example] = []
     for e, row in zip(picked, docs, strict=True):
-        golds = [a.lower() for a, _ in e.answers]
+        golds = [a.lower() for a, _ in e.spans]
         for j in row:
             ctx = contexts[int(j)]
             if owners[int(j)] == e.title:
@@ -193,6 +160,6 @@ def retrieved_negatives(
             low = ctx.lower()
             if any(g in low for g in golds):
                 continue
-            out.append(Example(f"neg-{e.id}", e.title, e.question, ctx, []))
+            out.append(Example(f"neg-{e.id}", e.question, [], title=e.title, context=ctx))
             break
     return out

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.readers.transformer import model_inputs
+from qa.read.transformer import model_inputs
 from qa.train.features import Window
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ def attach_teacher(
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    from qa.train.trainer import resolve_device
+    from qa.train.tensors import resolve_device
 
     cache = Path(cache)
     cache.mkdir(parents=True, exist_ok=True)

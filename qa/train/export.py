@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from qa.readers.transformer import ONNX_NAME, model_inputs
+from qa.read.transformer import ONNX_NAME, model_inputs
 
 
 def export(model_dir: str | Path, out: str | Path, *, fmt: str = "onnx-int8") -> Path:

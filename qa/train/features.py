@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from qa.train.data import Example
+from qa.eval.squad import Example
 
 
 @dataclass
@@ -65,8 +65,8 @@ def encode_windows(
             seq_ids = enc.sequence_ids(i)
             offsets = enc["offset_mapping"][i]
             start = end = 0
-            if ex.answers:
-                text, char_start = ex.answers[0]
+            if ex.spans:
+                text, char_start = ex.spans[0]
                 start, end = _label(seq_ids, offsets, char_start, char_start + len(text))
             if start == 0 and max_negative_windows is not None:
                 if negatives_kept.get(sample, 0) >= max_negative_windows:

@@ -176,8 +176,23 @@ EOF
 }
 
 travelling_bytes() {  # what a call sends whatever it carries: tracked and unignored files
-  git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null |
-    awk '{ n += $1 } END { print n + 0 }'
+  if git rev-parse --is-inside-work-tree > /dev/null 2>&1; then
+    git ls-files -z --cached --others --exclude-standard | xargs -0 stat -c %s 2>/dev/null |
+      awk '{ n += $1 } END { print n + 0 }'
+  else  # a tree without git (a release archive): every file that .gitignore does not name
+    "$PY" - <<'EOF'
+import os
+import pathspec
+with open(".gitignore", encoding="utf-8") as f:
+    ignored = pathspec.GitIgnoreSpec.from_lines(f.read().splitlines())
+total = 0
+for top, dirs, files in os.walk("."):
+    dirs[:] = [d for d in dirs if not ignored.match_file(os.path.normpath(f"{top}/{d}") + "/")]
+    total += sum(os.path.getsize(f"{top}/{n}") for n in files
+                 if not ignored.match_file(os.path.normpath(f"{top}/{n}")))
+print(total)
+EOF
+  fi
 }
 
 prepare() {  # on this machine: everything `run` needs, in parts that each fit one call

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.train.data import Example
+from qa.eval.squad import Example
 
 KINDS = (
     "entity_swap",
@@ -257,7 +257,7 @@ class NearMiss:
         return cls(**{k: str(data[k]) for k in cls.__dataclass_fields__})
 
     def example(self) -> Example:
-        return Example(self.id, self.title, self.question, self.context, [])
+        return Example(self.id, self.question, [], title=self.title, context=self.context)
 
 
 def _contains(text: str, phrase: str) -> bool:
@@ -363,7 +363,7 @@ def _read_paragraphs(
 def _answer_sentences(example: Example, sentences: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """The sentences of the paragraph that hold (part of) an answer."""
     spans: set[tuple[int, int]] = set()
-    for text, start in example.answers:
+    for text, start in example.spans:
         end = start + len(text)
         spans.update((s, e) for s, e in sentences if s < end and start < e)
     return sorted(spans)
@@ -380,7 +380,7 @@ class Perturber:
     def generate(self, examples: Sequence[Example]) -> list[NearMiss]:
         """Every kind each answerable example allows, one case per kind; ``balance`` then
         chooses the mix."""
-        answerable = [e for e in examples if e.answers]
+        answerable = [e for e in examples if e.spans]
         entities, sentences = _read_paragraphs(self.nlp, answerable)
         out: list[NearMiss] = []
         for parsed in _parse_questions(self.nlp, answerable):
@@ -438,7 +438,7 @@ class Perturber:
                 for name, _ in article.get(label, Counter()).most_common()
                 if not _contains(ctx, name)
                 and not _related(name, text)
-                and not any(_related(name, a) for a, _ in p.example.answers)
+                and not any(_related(name, a) for a, _ in p.example.spans)
             ]
             if pool:
                 new = self.rng.choice(pool[:20])
@@ -467,7 +467,7 @@ class Perturber:
                 if (
                     not _contains(ctx, name)
                     or _related(name, text)
-                    or any(_related(name, a) for a, _ in ex.answers)
+                    or any(_related(name, a) for a, _ in ex.spans)
                 ):
                     continue
                 spans = sentences.get(ctx, [])
@@ -612,7 +612,7 @@ class Perturber:
             pos = e
         kept.append(ex.context[pos:])
         rest = re.sub(r"[ \t]{2,}", " ", "".join(kept)).strip()
-        if len(rest) < MIN_REST_CHARS or any(_contains(rest, a) for a, _ in ex.answers):
+        if len(rest) < MIN_REST_CHARS or any(_contains(rest, a) for a, _ in ex.spans):
             return None
         removed = " ".join(ex.context[s:e] for s, e in spans)
         return NearMiss(

@@ -10,15 +10,15 @@ same token F1 as ``qa eval``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from qa.eval.metrics import best_exact, best_f1
-from qa.readers.spans import best_spans
-from qa.readers.transformer import model_inputs
+from qa.read.spans import best_spans
+from qa.read.transformer import model_inputs
 from qa.train.data import load_squad, select
 from qa.train.features import Window, encode_windows
 
@@ -31,12 +31,7 @@ class ProbeResult:
     exact: float
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "questions": self.questions,
-            "f1": self.f1,
-            "exact": self.exact,
-        }
+        return asdict(self)
 
 
 def probe(
@@ -51,9 +46,9 @@ def probe(
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
-    from qa.train.trainer import collate, resolve_device
+    from qa.train.tensors import collate, resolve_device
 
-    examples = [e for e in select(load_squad(data), titles) if e.answers]
+    examples = [e for e in select(load_squad(data), titles) if e.answerable]
     if not examples:
         raise ValueError(f"{data}: no answerable question in {titles}")
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
@@ -93,7 +88,7 @@ def probe(
                 best[k] = (score, w.context[w.offsets[lo_t + a][0] : w.offsets[lo_t + b][1]])
     f1s, ems = [], []
     for e, (_, text) in zip(examples, best, strict=True):
-        golds = [a for a, _ in e.answers]
+        golds = [a for a, _ in e.spans]
         f1s.append(best_f1(text, golds))
         ems.append(float(best_exact(text, golds)))
     return ProbeResult(

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.readers.transformer import ONNX_NAME
+from qa.read.transformer import ONNX_NAME
 
 _MATMUL_OUTPUT = re.compile(r"^/model/(?P<module>.+)/MatMul_output_0(?:_output_quantized)?$")
 

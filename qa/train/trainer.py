@@ -18,9 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.readers.transformer import model_inputs
+from qa.read.transformer import model_inputs
 from qa.train.distill import distillation_loss
 from qa.train.features import Window
+from qa.train.tensors import collate, resolve_device
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +53,6 @@ class TrainConfig:
     distill_alpha: float = 0.0
     temperature: float = 2.0
     teacher: str | None = None  # recorded only: the windows carry its logits
-
-
-def resolve_device(name: str) -> Any:
-    import torch
-
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} asked for, but torch sees no GPU")
-    return torch.device(name)
 
 
 def total_steps(cfg: TrainConfig, n_windows: int) -> int:
@@ -97,50 +88,6 @@ def batch_order(lengths: list[int], batch_size: int, seed: int, epoch: int) -> l
         batches.extend(group[k : k + batch_size] for k in range(0, len(group), batch_size))
     rng.shuffle(batches)
     return batches
-
-
-#: batch widths are rounded up to a multiple of this (see ``collate``)
-WIDTH_STEP = 32
-
-
-def collate(windows: list[Window], pad_id: int, *, token_types: bool = True) -> dict[str, Any]:
-    """``token_types=False`` for encoders without segment embeddings (MPNet, RoBERTa), whose
-    ``forward`` does not take ``token_type_ids``.
-
-    The batch is padded to a multiple of ``WIDTH_STEP`` tokens, so that a run meets a few input
-    shapes, not a new one almost every step: on a CPU, batches cut to their exact longest window
-    grew a run's heap until the kernel killed it, and each new shape also pays its own set-up."""
-    import torch
-
-    longest = max(len(w.input_ids) for w in windows)
-    width = -(-longest // WIDTH_STEP) * WIDTH_STEP
-    ids = torch.full((len(windows), width), pad_id, dtype=torch.long)
-    types = torch.zeros((len(windows), width), dtype=torch.long)
-    mask = torch.zeros((len(windows), width), dtype=torch.long)
-    for r, w in enumerate(windows):
-        n = len(w.input_ids)
-        ids[r, :n] = torch.tensor(w.input_ids)
-        types[r, :n] = torch.tensor(w.token_type_ids)
-        mask[r, :n] = 1
-    batch = {
-        "input_ids": ids,
-        "attention_mask": mask,
-        "start_positions": torch.tensor([w.start for w in windows]),
-        "end_positions": torch.tensor([w.end for w in windows]),
-    }
-    if token_types:
-        batch["token_type_ids"] = types
-    if any(w.soft_start is not None for w in windows):
-        nan = float("nan")
-        soft_start = torch.full((len(windows), width), nan)
-        soft_end = torch.full((len(windows), width), nan)
-        for r, w in enumerate(windows):
-            if w.soft_start is not None:
-                n = len(w.input_ids)
-                soft_start[r, :n] = torch.as_tensor(w.soft_start, dtype=torch.float32)
-                soft_end[r, :n] = torch.as_tensor(w.soft_end, dtype=torch.float32)
-        batch["soft_start"], batch["soft_end"] = soft_start, soft_end
-    return batch
 
 
 def train(cfg: TrainConfig, windows: list[Window], *, resume: bool = False) -> Path:

@@ -2,26 +2,25 @@
 
 The layer stays thin: it validates requests, calls the library and shapes responses. Everything
 about answering lives in the library, so the API, the CLI and scripts give the same answers.
+
+May import: ``qa.service`` and the runtime packages under it (to load uploads the way ``qa index``
+does), never evaluation or training.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, g, request
 
 from qa.settings import Settings
+from qa.web.context import WebState, state
 from qa.web.errors import ApiError, register_error_handlers
 from qa.web.limits import InFlightLimiter, RateLimiter
 
 if TYPE_CHECKING:
     from qa.service import QAService
-    from qa.web.metrics import Metrics
-
-T = TypeVar("T")
 
 #: blueprints whose requests count against the worker's in-flight bound; health, metrics, the spec
 #: and static files stay answerable under overload
@@ -42,27 +41,6 @@ SECURITY_HEADERS = {
 }
 
 
-@dataclass
-class WebState:
-    """What the views need, kept on ``app.extensions["qa"]``."""
-
-    service: QAService
-    settings: Settings
-    limiter: InFlightLimiter
-    metrics: Metrics
-    writes: RateLimiter
-
-    def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Call the library when this request's turn to use the models comes."""
-        with self.limiter.running():
-            return fn(*args, **kwargs)
-
-
-def state() -> WebState:
-    web_state: WebState = current_app.extensions["qa"]
-    return web_state
-
-
 def create_app(settings: Settings | None = None, service: QAService | None = None) -> Flask:
     """Build the app. Nothing heavy happens here: models and the index load on first use, or in
     ``service.warm_up()`` (which ``qa.web.wsgi`` calls once per worker)."""
@@ -81,18 +59,18 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     # interactive debugger only ever comes with Flask's own server, which `qa serve --dev` runs
     # without it
     app.debug = False
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
-    app.config["MAX_FORM_MEMORY_SIZE"] = settings.max_body_bytes
+    app.config["MAX_CONTENT_LENGTH"] = settings.server.max_body_bytes
+    app.config["MAX_FORM_MEMORY_SIZE"] = settings.server.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.extensions["qa"] = WebState(
         service=service,
         settings=settings,
         limiter=InFlightLimiter(
-            capacity=max(settings.queue_size, 1), concurrency=max(settings.threads, 1)
+            capacity=max(settings.server.queue_size, 1), concurrency=max(settings.server.threads, 1)
         ),
         metrics=Metrics(),
-        writes=RateLimiter(settings.writes_per_minute),
+        writes=RateLimiter(settings.server.writes_per_minute),
     )
 
     from qa.web.api import bp as api_bp

@@ -13,11 +13,11 @@ from flask import Blueprint, Response, jsonify, request
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
-from qa.chunk import split_oversized
+from qa.index.chunk import split_oversized
+from qa.text.validate import json_unicode_problem
 from qa.types import Document, LoadProblem, Result
-from qa.validate import json_unicode_problem
-from qa.web import state
 from qa.web.auth import require_token
+from qa.web.context import state
 from qa.web.errors import ApiError
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -62,15 +62,16 @@ def _check_batch_work(questions: int, top_k: Any) -> None:
     """413 for a batch that would read more than ``max_batch_passages`` passages: the reader's
     work grows with questions x passages, and one request must not hold a worker for minutes."""
     settings = state().settings
-    k = top_k if isinstance(top_k, int) and not isinstance(top_k, bool) else settings.top_k
-    if not 1 <= k <= settings.max_top_k:
+    given = isinstance(top_k, int) and not isinstance(top_k, bool)
+    k = top_k if given else settings.retrieval.top_k
+    if not 1 <= k <= settings.limits.max_top_k:
         return  # the library answers a bad top_k with its own 400
-    if questions * k > settings.max_batch_passages:
+    if questions * k > settings.limits.max_batch_passages:
         raise ApiError(
             413,
             f"this batch would read {questions} x {k} = {questions * k} passages; the limit is "
-            f"{settings.max_batch_passages} (QA_MAX_BATCH_PASSAGES): send fewer questions per "
-            "request or a smaller top_k",
+            f"{settings.limits.max_batch_passages} (QA_MAX_BATCH_PASSAGES): send fewer questions "
+            "per request or a smaller top_k",
         )
 
 
@@ -131,7 +132,7 @@ def delete_document(doc_id: str) -> Response:
 
 
 def _documents_from_records(records: list[Any]) -> list[Document]:
-    from qa.load import documents_from_records
+    from qa.ingest.load import documents_from_records
 
     docs, problems = documents_from_records(records, origin="documents")
     if problems:
@@ -140,7 +141,7 @@ def _documents_from_records(records: list[Any]) -> list[Document]:
 
 
 def _refuse_oversized(docs: list[Document]) -> list[Document]:
-    docs, too_long = split_oversized(docs, state().settings.max_document_chars)
+    docs, too_long = split_oversized(docs, state().settings.limits.max_document_chars)
     if too_long:
         raise ApiError(413, "nothing was added; " + _describe(too_long))
     return docs
@@ -151,13 +152,13 @@ def _describe(problems: list[LoadProblem]) -> str:
 
 
 def _add_uploads() -> Any:
-    from qa.load import load_documents
+    from qa.ingest.load import load_documents
 
     uploads = [f for name in request.files for f in request.files.getlist(name)]
     if not uploads:
         raise ApiError(400, "no files in the upload")
     web = state()
-    limit = web.settings.max_file_bytes
+    limit = web.settings.limits.max_file_bytes
     with tempfile.TemporaryDirectory(prefix="qa-upload-") as tmp:
         names: dict[Path, str] = {}
         for upload in uploads:
@@ -186,7 +187,7 @@ def _add_uploads() -> Any:
 def _save_upload(upload: FileStorage, path: Path, original: str, limit: int) -> None:
     """Copy an uploaded file to ``path`` a block at a time, counting: past ``limit`` bytes the
     upload is refused (413) naming the file, and the rest of it is never read."""
-    from qa.load import size_problem
+    from qa.ingest.load import size_problem
 
     size = _stream_size(upload.stream)
     if size is not None and size > limit:
@@ -218,11 +219,11 @@ def _require_token() -> None:
     if wait > 0:
         raise ApiError(
             429,
-            f"too many writes; the limit is {web.settings.writes_per_minute:g} a minute "
+            f"too many writes; the limit is {web.settings.server.writes_per_minute:g} a minute "
             "(QA_WRITES_PER_MINUTE)",
             headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
-    require_token(web.settings.api_token)
+    require_token(web.settings.server.api_token)
 
 
 # -- request parsing -----------------------------------------------------------------------------

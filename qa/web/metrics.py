@@ -8,6 +8,7 @@ workers, so a scrape does not depend on which worker answers it.
 
 from __future__ import annotations
 
+import functools
 import os
 
 from prometheus_client import (
@@ -32,19 +33,16 @@ class Metrics:
             ["endpoint", "method", "status"],
             registry=self.registry,
         )
-        self.latency = Histogram(
+        timer = functools.partial(Histogram, buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.latency = timer(
             "qa_http_request_duration_seconds",
             "Time to answer an HTTP request, by endpoint",
             ["endpoint", "method"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
         )
-        self.stages = Histogram(
+        self.stages = timer(
             "qa_stage_duration_seconds",
             "Time spent per pipeline stage of one question (retrieve, read, cite, total)",
             ["stage"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
         )
         self.answers = Counter(
             "qa_answers",

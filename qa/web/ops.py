@@ -10,8 +10,8 @@ from typing import Any
 import yaml
 from flask import Blueprint, Response, jsonify
 
-from qa.web import state
 from qa.web.auth import require_token
+from qa.web.context import state
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,8 @@ def metrics() -> Response:
     """Open when the server has no API token (a private deployment); otherwise the scraper
     sends the token like a writer, as the counts reveal traffic and errors."""
     web = state()
-    if web.settings.api_token:
-        require_token(web.settings.api_token, "metrics")
+    if web.settings.server.api_token:
+        require_token(web.settings.server.api_token, "metrics")
     body, content_type = web.metrics.render()
     return Response(body, content_type=content_type)
 

@@ -13,7 +13,7 @@ from markupsafe import Markup
 
 from qa.errors import QAError
 from qa.types import Answer, Passage, Refusal, Result
-from qa.web import state
+from qa.web.context import state
 from qa.web.errors import ApiError
 from qa.web.render import Mark, highlight
 
@@ -94,15 +94,15 @@ def index() -> tuple[str, int]:
 
 @bp.get("/add")
 def add() -> str:
-    from qa.load import SUFFIXES
+    from qa.ingest.load import SUFFIXES
 
     settings = state().settings
     return render_template(
         "add.html",
         accept=",".join(sorted(SUFFIXES)),
-        max_upload_bytes=settings.max_body_bytes,
-        max_file_bytes=min(settings.max_file_bytes, settings.max_body_bytes),
-        writable=bool(settings.api_token),
+        max_upload_bytes=settings.server.max_body_bytes,
+        max_file_bytes=min(settings.limits.max_file_bytes, settings.server.max_body_bytes),
+        writable=bool(settings.server.api_token),
     )
 
 

@@ -4,7 +4,8 @@ The master process builds the index when there is none (in a spawned child proce
 the libraries and builds the app, then forks the workers (gunicorn's ``preload_app``): the
 libraries' memory (onnxruntime, tokenizers, and spaCy for the sentence splitter) is then one copy
 shared by all workers instead of one per worker. With the shipped ONNX reader and encoder no
-process imports torch or transformers (``qa.nlp.import_spacy`` keeps thinc from importing torch).
+process imports torch or transformers (``qa.text.sentences.import_spacy`` keeps thinc from importing
+torch).
 What holds threads or file handles is created after the fork, in each worker: onnxruntime
 sessions (a thread pool does not survive a fork, and a session whose pool is gone hangs), torch's
 thread pools when a Hugging Face model needs torch, and the index's SQLite connection. Index files
@@ -54,25 +55,28 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     settings = settings.replace(
         host=args.host, port=args.port, workers=args.workers, threads=args.threads
     )
-    if not 0 < settings.port < 65536:
-        raise ValueError(f"--port must be between 1 and 65535, not {settings.port}")
-    if settings.workers < 1 or settings.threads < 1:
+    if not 0 < settings.server.port < 65536:
+        raise ValueError(f"--port must be between 1 and 65535, not {settings.server.port}")
+    if settings.server.workers < 1 or settings.server.threads < 1:
         raise ValueError("--workers and --threads must be at least 1")
     ensure_index(settings)
+    from qa.web.healthcheck import record
+
+    record(settings.server)  # for `qa healthcheck`, which cannot see these flags
     if args.dev:
         return _run_dev(settings)
     return _run_gunicorn(settings)
 
 
 def ensure_index(settings: Settings) -> None:
-    """Build the index from ``settings.corpus`` when it is missing, in a spawned process."""
+    """Build the index from the configured corpus when it is missing, in a spawned process."""
     from qa.service import QAService
 
     if QAService(settings).index_exists():
         return
     print(
-        f"qa: no index in {settings.index_dir}; building it from "
-        f"{', '.join(map(str, settings.corpus))} ...",
+        f"qa: no index in {settings.storage.index_dir}; building it from "
+        f"{', '.join(map(str, settings.indexing.corpus))} ...",
         file=sys.stderr,
         flush=True,
     )
@@ -115,12 +119,13 @@ def _bind(host: str, port: int) -> str:
 def _run_dev(settings: Settings) -> int:
     from qa.web import create_app
 
-    print(f"qa: development server at {public_url(settings.host, settings.port)}", flush=True)
+    url = public_url(settings.server.host, settings.server.port)
+    print(f"qa: development server at {url}", flush=True)
     app = create_app(settings)
     # the debugger would let anyone who reaches the port run code; the reloader is what --dev is for
     app.run(
-        host=settings.host,
-        port=settings.port,
+        host=settings.server.host,
+        port=settings.server.port,
         debug=False,
         use_reloader=True,
         use_debugger=False,
@@ -134,11 +139,12 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     worker (running or waiting their turn) and answers the next one 503; gunicorn needs a thread
     for each admitted request plus a few spare to say so."""
 
-    url = public_url(settings.host, settings.port)
+    url = public_url(settings.server.host, settings.server.port)
 
     def when_ready(_server: Any) -> None:
         print(
-            f"qa: serving {settings.index_dir} with {settings.workers} worker(s) at {url}\n"
+            f"qa: serving {settings.storage.index_dir} with {settings.server.workers} worker(s) "
+            f"at {url}\n"
             f"qa: open {url} in a browser (API spec at {url}openapi.json)",
             flush=True,
         )
@@ -155,18 +161,18 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
             multiprocess.mark_process_dead(worker.pid)
 
     return {
-        "bind": [_bind(settings.host, settings.port)],
-        "workers": settings.workers,
+        "bind": [_bind(settings.server.host, settings.server.port)],
+        "workers": settings.server.workers,
         # gthread that reads whole requests before a thread takes them, so slow clients cannot
         # hold threads (see qa/web/worker.py)
         "worker_class": "qa.web.worker.HeadFirstWorker",
-        "threads": max(settings.queue_size, settings.threads) + SPARE_THREADS,
+        "threads": max(settings.server.queue_size, settings.server.threads) + SPARE_THREADS,
         "timeout": WORKER_BOOT_TIMEOUT,
         "graceful_timeout": 20,
         "keepalive": 5,
         "accesslog": "-",
         "errorlog": "-",
-        "loglevel": settings.log_level.lower(),
+        "loglevel": settings.server.log_level.lower(),
         "proc_name": "qa",
         "preload_app": True,
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,
@@ -201,14 +207,14 @@ def _preloaded_app(settings: Settings) -> Any:
     import onnxruntime  # noqa: F401
     import tokenizers  # noqa: F401
 
-    from qa.nlp import import_spacy
     from qa.service import QAService
+    from qa.text.sentences import import_spacy
     from qa.web import create_app
 
     import_spacy()
     service = QAService(settings)
     app = create_app(settings, service)
-    app.config["QA_POST_FORK"] = lambda: _worker_ready(service, settings.workers)
+    app.config["QA_POST_FORK"] = lambda: _worker_ready(service, settings.server.workers)
     return app
 
 

@@ -8,16 +8,8 @@ from pathlib import Path
 import pytest
 from support import ROOT, SEEDS_DEV
 
-from qa.eval.formats import (
-    BeirData,
-    DataError,
-    load_dataset,
-    read_article_selection,
-    read_beir,
-    read_jsonl,
-    read_squad,
-    slug,
-)
+from qa.eval.formats import BeirData, load_dataset, read_article_selection, read_beir, read_jsonl
+from qa.eval.squad import DataError, read_squad, slug
 
 SAMPLE = ROOT / "tests" / "data" / "squad2-sample.json"
 
@@ -40,6 +32,22 @@ def test_squad_v2_paragraphs_become_documents_and_impossible_questions_have_no_a
     assert first.context == data.documents[0].text and first.title == "Normans"
     for ex in data.examples:  # every gold answer is a span of its own paragraph
         assert all(a in ex.context for a in ex.answers)
+        assert [t for t, _ in ex.spans] == ex.answers  # where the file says it starts
+    # the example keeps the title as SQuAD writes it (splits name articles so), the document
+    # shows it with spaces
+    assert {e.title for e in data.examples} == {"Normans", "Jacksonville,_Florida"}
+
+
+def test_an_answer_at_a_wrong_offset_is_scored_but_not_learnt_from(tmp_path: Path):
+    squad = {"version": "v2.0", "data": [{"title": "K", "paragraphs": [{
+        "context": "Mira Kessel founded it in 1911.",
+        "qas": [{"id": "q", "question": "When?", "is_impossible": False, "answers": [
+            {"text": "1911", "answer_start": 3}, {"text": "in 1911", "answer_start": 23}]}],
+    }]}]}  # fmt: skip
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(squad))
+    (ex,) = read_squad(path).examples
+    assert ex.answers == ["1911", "in 1911"] and ex.spans == [("in 1911", 23)]
 
 
 def test_squad_v1_has_no_is_impossible(tmp_path: Path):

@@ -38,7 +38,7 @@ def open_new(store_settings: Settings) -> Iterator[Callable[..., Store]]:
     opened: list[Store] = []
 
     def opener(config: StoreConfig | None = None, **changes: object) -> Store:
-        store = open_store(store_settings.replace(**changes), config)
+        store = open_store(store_settings.replace(**changes).storage, config)
         opened.append(store)
         return store
 

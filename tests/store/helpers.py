@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 
 from qa.store import Store, StoreConfig
-from qa.types import Chunk, Document
+from qa.types import Chunk, Document, Meta
 
 DIM = 8
 CONFIG = StoreConfig(
@@ -18,7 +18,7 @@ CONFIG = StoreConfig(
 def make_doc(doc_id: str, n_chunks: int = 3, **meta: str) -> tuple[Document, list[Chunk]]:
     sentences = [f"Sentence {i} of {doc_id}." for i in range(n_chunks)]
     text = " ".join(sentences)
-    doc = Document(doc_id, text, title=f"Title {doc_id}", **meta)
+    doc = Document(doc_id, text, meta=Meta(f"Title {doc_id}", **meta))
     chunks, pos = [], 0
     for i, s in enumerate(sentences):
         start = text.index(s, pos)

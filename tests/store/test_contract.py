@@ -10,7 +10,7 @@ from store.helpers import CONFIG, DIM, add, make_doc, vectors_for
 
 from qa.errors import Busy, DocumentNotFound, IndexError_, ModelMismatch
 from qa.store import Hit, Store
-from qa.types import Chunk, Document, Filters
+from qa.types import Chunk, Document, Filters, Meta
 
 
 def test_add_search_count_delete(open_new):
@@ -35,7 +35,7 @@ def test_add_search_count_delete(open_new):
 def test_chunk_text_and_documents_round_trip(open_new):
     store = open_new(CONFIG)
     text = "Café 🚀 launch.\nЦхинвали 茨欣瓦利 parliament. Alan Alborov 👍 spoke."
-    doc = Document("u", text, title="u", source="TASS", date="2014-03-18", content=[(0, 15)])
+    doc = Document("u", text, meta=Meta("u", source="TASS", date="2014-03-18"), content=[(0, 15)])
     cuts = [(0, 15), (15, 47), (47, len(text))]
     chunks = [Chunk("u", i, a, b, text[a:b]) for i, (a, b) in enumerate(cuts)]
     store.add([doc], chunks, vectors_for(chunks))

@@ -10,13 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embed import Embedder
 from qa.errors import DocumentNotFound
+from qa.index.embed import Embedder
 from qa.retrieve import Retriever
 from qa.service import QAService
 from qa.settings import Settings
 from qa.store.faiss_sqlite import FaissSqliteStore
-from qa.types import Chunk, Document
+from qa.types import Chunk, Document, Meta
 
 KESSEL = "Mira Kessel founded the Zorblatt Institute in 1911."
 QUORN = "The Quorn river flows through Eastbridge before it reaches the sea."
@@ -47,7 +47,7 @@ def test_a_rebuild_beside_a_running_server_keeps_its_later_writes(tmp_path, embe
     cli.rebuild()  # `qa index --rebuild` beside the server: replaces kessel by both files
     cli.close()
     assert server.store.count()[0] == 2  # the server (its /healthz) sees the rebuilt index
-    report = server.add_documents([Document("later", "Later news from Eastbridge.", title="L")])
+    report = server.add_documents([Document("later", "Later news from Eastbridge.", Meta("L"))])
     assert report.added == ["later"]
     fresh = QAService(settings, embedder=embedder)  # what is on disk
     assert sorted(d.id for d in fresh.documents()) == ["kessel", "later", "quorn"]
@@ -67,9 +67,9 @@ def test_an_upload_is_committed_whole_or_not_at_all(tmp_path):
     """Finding 4: 257 documents, the last one bad: 500, yet 256 were committed."""
     settings = Settings(index_dir=tmp_path / "index")
     svc = QAService(settings, embedder=PoisonedEmbedder(settings.embed_model))
-    svc.add_documents([Document("first", KESSEL, title="first")])
-    docs = [Document(f"d{i:03d}", f"Item {i} of the batch.", title=f"d{i}") for i in range(256)]
-    docs.append(Document("bad", "POISON in the last document.", title="bad"))
+    svc.add_documents([Document("first", KESSEL, Meta("first"))])
+    docs = [Document(f"d{i:03d}", f"Item {i} of the batch.", Meta(f"d{i}")) for i in range(256)]
+    docs.append(Document("bad", "POISON in the last document.", Meta("bad")))
     generation = svc.store.generation()
     with pytest.raises(ValueError, match="cannot be embedded"):
         svc.add_documents(docs)
@@ -100,7 +100,7 @@ def test_a_document_deleted_mid_search_is_left_out_not_a_404(tmp_path, embedder)
     """Finding 5: /api/ask answered 404 "unknown document" in a delete/add race."""
     settings = Settings(index_dir=tmp_path / "index")
     svc = QAService(settings, embedder=embedder)
-    svc.add_documents([Document("kessel", KESSEL, title="k"), Document("quorn", QUORN, title="q")])
+    svc.add_documents([Document("kessel", KESSEL, Meta("k")), Document("quorn", QUORN, Meta("q"))])
     svc.close()
     store = DeletingStore(settings.index_dir)
     retriever = Retriever(store, embedder)
@@ -126,7 +126,7 @@ def test_listing_and_deleting_documents_load_no_model(tmp_path, embedder):
     """Issue 11: `qa documents` and `qa delete` loaded MiniLM to open the store."""
     settings = Settings(index_dir=tmp_path / "index")
     svc = QAService(settings, embedder=embedder)
-    svc.add_documents([Document("kessel", KESSEL, title="k"), Document("quorn", QUORN, title="q")])
+    svc.add_documents([Document("kessel", KESSEL, Meta("k")), Document("quorn", QUORN, Meta("q"))])
     svc.close()
     for args, expect in ((["documents"], "kessel"), (["delete", "kessel"], "deleted kessel")):
         proc = subprocess.run(

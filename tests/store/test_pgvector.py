@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from store.helpers import CONFIG, add, make_doc, vectors_for
 
-from qa.lexical import PREFIX
 from qa.retrieve import Retriever
+from qa.retrieve.lexical import PREFIX
 from qa.store.pgvector import PgVectorStore
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from support import CONTEXT, save_tiny_bert, save_tiny_mpnet
+from support import CONTEXT, save_tiny_bert, save_tiny_mpnet, squad_example
 
 from qa.train.cli import main
-from qa.train.data import Example
 from qa.train.distill import align, attach_teacher, distillation_loss
 from qa.train.features import Window, encode_windows
 from qa.train.trainer import TrainConfig, batch_order, windows_seen
@@ -37,7 +36,7 @@ def teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _windows(tokenizer) -> list[Window]:  # type: ignore[no-untyped-def]
     long_context = ("Filler sentence about nothing in particular. " * 12) + CONTEXT
-    ex = Example("q", "t", QUESTION, long_context, [("911", long_context.index("911"))])
+    ex = squad_example("q", "t", QUESTION, long_context, [("911", long_context.index("911"))])
     return encode_windows(tokenizer, [ex], max_length=64, stride=16)
 
 

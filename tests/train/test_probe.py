@@ -13,7 +13,7 @@ from support import save_tiny_bert
 from qa.train.cli import main
 from qa.train.data import Split
 from qa.train.probe import probe
-from qa.train.trainer import resolve_device
+from qa.train.tensors import resolve_device
 
 
 def test_probe_scores_best_spans_of_the_chosen_articles(

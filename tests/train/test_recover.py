@@ -64,7 +64,7 @@ def test_an_artifact_without_a_graph_is_refused(tmp_path: Path) -> None:
 
 
 def test_cli_writes_a_loadable_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from qa.readers.transformer import TransformerReader
+    from qa.read.transformer import TransformerReader
     from qa.types import Passage
 
     artifact = export(save_tiny_bert(tmp_path / "fp32", qa_head=True), tmp_path / "int8")

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import CONTEXT, save_tiny_bert, save_tiny_mpnet, squad
+from support import CONTEXT, save_tiny_bert, save_tiny_mpnet, squad, squad_example
 
-from qa.eval.metrics import exact_match, normalize_answer
+from qa.eval.metrics import exact_match, squad_words
 from qa.eval.metrics import f1_score as f1
-from qa.readers.transformer import TransformerReader
+from qa.read.transformer import TransformerReader
 from qa.train.cli import main
 from qa.train.data import (
-    Example,
     Split,
     load_source,
     load_squad,
@@ -37,8 +36,8 @@ def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_load_squad_drops_answers_with_wrong_offsets(squad_files: tuple[Path, Path]) -> None:
     examples = load_squad(squad_files[0])
     assert len(examples) == 6 * 4  # the "Broken offset?" question of each article is dropped
-    assert all(e.context[s : s + len(t)] == t for e in examples for t, s in e.answers)
-    assert all(e.is_impossible for e in load_squad(squad_files[1]))
+    assert all(e.context[s : s + len(t)] == t for e in examples for t, s in e.spans)
+    assert all(not e.answerable for e in load_squad(squad_files[1]))
 
 
 def test_load_squad_rejects_other_json(tmp_path: Path) -> None:
@@ -67,7 +66,7 @@ def test_training_examples_exclude_held_out_articles(squad_files: tuple[Path, Pa
     train = training_examples(data, no_answer + data, split)  # repeats are kept once
     assert {e.title for e in train} == set(split.train)
     assert len({(e.question, e.context) for e in train}) == len(train)
-    assert any(e.is_impossible for e in train)
+    assert any(not e.answerable for e in train)
 
 
 def test_window_labels_point_at_the_answer(tiny_base: Path) -> None:
@@ -76,7 +75,8 @@ def test_window_labels_point_at_the_answer(tiny_base: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(tiny_base)
     long_context = ("Filler sentence about nothing in particular. " * 20) + CONTEXT
     answer_start = long_context.index("911")
-    ex = Example("q", "t", "When did Rollo swear fealty?", long_context, [("911", answer_start)])
+    question = "When did Rollo swear fealty?"
+    ex = squad_example("q", "t", question, long_context, [("911", answer_start)])
     windows = encode_windows(tokenizer, [ex], max_length=64, stride=16)
     assert len(windows) > 2
     labelled = [w for w in windows if w.start > 0]
@@ -174,8 +174,8 @@ def _passage():  # type: ignore[no-untyped-def]
 def _case(  # type: ignore[no-untyped-def]
     kind: str, texts: list[str], rows: list[list[float]], answers: list[str], title: str = "T"
 ):
-    from qa.eval.formats import Example as EvalExample
-    from qa.readers.confidence import FEATURES
+    from qa.eval.squad import Example as EvalExample
+    from qa.read.confidence import FEATURES
     from qa.train.calibrate import Case
 
     ex = EvalExample(id=kind, question="q", answers=answers, title=title)
@@ -251,25 +251,26 @@ def test_retrieved_negatives_come_from_other_articles_and_never_answer() -> None
         "Rivers": "The Seine flows through Rouen and Paris to the English Channel.",
         "Kings": "King Charles III of West Francia granted land to the Northmen.",
     }
+    make = squad_example
     ex = [
-        Example("1", "Vikings", "Who ruled Normandy from Rouen?", ctx["Vikings"], [("Rollo", 0)]),
-        Example("2", "Rivers", "Which river flows through Rouen?", ctx["Rivers"], [("Seine", 4)]),
-        Example("3", "Kings", "Who granted land to the Northmen?", ctx["Kings"], [("King", 0)]),
+        make("1", "Vikings", "Who ruled Normandy from Rouen?", ctx["Vikings"], [("Rollo", 0)]),
+        make("2", "Rivers", "Which river flows through Rouen?", ctx["Rivers"], [("Seine", 4)]),
+        make("3", "Kings", "Who granted land to the Northmen?", ctx["Kings"], [("King", 0)]),
     ]
     negatives = retrieved_negatives(ex, 3, seed=0)
-    assert negatives and all(n.is_impossible for n in negatives)
+    assert negatives and all(not n.answerable for n in negatives)
     by_q = {e.question: e for e in ex}
     for n in negatives:
         source = by_q[n.question]
         assert n.context != source.context and n.title == source.title
-        assert all(a.lower() not in n.context.lower() for a, _ in source.answers)
+        assert all(a.lower() not in n.context.lower() for a, _ in source.spans)
 
 
 def test_negative_windows_are_capped(tiny_base: Path) -> None:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(tiny_base)
-    long = Example("x", "t", "Who ruled Normandy?", CONTEXT * 20, [("Rollo", 0)])
+    long = squad_example("x", "t", "Who ruled Normandy?", CONTEXT * 20, [("Rollo", 0)])
     all_windows = encode_windows(tok, [long], max_length=64, stride=16)
     capped = encode_windows(tok, [long], max_length=64, stride=16, max_negative_windows=1)
     assert len(all_windows) > 3
@@ -279,7 +280,7 @@ def test_negative_windows_are_capped(tiny_base: Path) -> None:
 
 def test_batches_are_padded_to_a_few_widths() -> None:
     from qa.train.features import Window
-    from qa.train.trainer import WIDTH_STEP, collate
+    from qa.train.tensors import WIDTH_STEP, collate
 
     def window(n: int) -> Window:
         return Window(list(range(1, n + 1)), [0] * n, start=0, end=0)
@@ -293,7 +294,7 @@ def test_batches_are_padded_to_a_few_widths() -> None:
 
 
 def test_squad_metrics_use_official_normalisation() -> None:
-    assert normalize_answer("The  U.S. Army!") == "us army"
+    assert squad_words("The  U.S. Army!") == "us army"
     assert exact_match("the Normans", "Normans") == 1.0
     assert f1("Charles III of France", "King Charles III") == pytest.approx(
         2 * (2 / 4) * (2 / 3) / (2 / 4 + 2 / 3)
