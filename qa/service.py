@@ -36,7 +36,7 @@ from qa.types import (
     Passage,
     Result,
 )
-from qa.validate import check_text
+from qa.validate import check_text, check_top_k
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,16 @@ class QAService:
     ) -> IndexReport:
         """Load files and add them; unchanged documents are skipped, changed ones replaced."""
         started = time.perf_counter()
-        docs, problems = self._load(paths)
+        return self._add_loaded(*self._load(paths), started=started, progress=progress)
+
+    def _add_loaded(
+        self,
+        docs: list[Document],
+        problems: list[LoadProblem],
+        *,
+        started: float,
+        progress: bool = False,
+    ) -> IndexReport:
         report = self.add_documents(docs, progress=progress, atomic=False)
         report.problems = problems + report.problems
         report.seconds = round(time.perf_counter() - started, 3)
@@ -244,10 +253,17 @@ class QAService:
         return self.store.delete(doc_id)
 
     def ensure_index(self) -> IndexReport | None:
-        """Build the index from ``settings.corpus`` when there is none (first run)."""
+        """Build the index from ``settings.corpus`` when there is none or it is empty (first
+        run); None when there is one. When the corpus gives no document, the report says why
+        and nothing is created: an empty index where none was would answer every question
+        "no answer" and look built."""
         if self.index_exists() and self.store.count()[0] > 0:
             return None
-        return self.index()
+        started = time.perf_counter()
+        docs, problems = self._load(None)
+        if not docs:
+            return IndexReport(problems=problems, seconds=round(time.perf_counter() - started, 3))
+        return self._add_loaded(docs, problems, started=started)
 
     def rebuild(
         self, paths: Iterable[str | Path] | None = None, *, progress: bool = False
@@ -420,11 +436,7 @@ class QAService:
     def _check_top_k(self, top_k: Any) -> int:
         if top_k is None:
             return self.settings.top_k
-        if isinstance(top_k, bool) or not isinstance(top_k, int):
-            raise BadInput("top_k must be an integer")
-        if not 1 <= top_k <= self.settings.max_top_k:
-            raise BadInput(f"top_k must be between 1 and {self.settings.max_top_k}")
-        return top_k
+        return check_top_k(top_k, self.settings.max_top_k)
 
 
 def _filters(filters: Filters | dict[str, Any] | None) -> Filters | None:

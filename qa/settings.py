@@ -13,6 +13,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from qa.errors import BadInput
+from qa.validate import check_top_k
+
+#: limits that must allow at least one of what they count (a zero would refuse every request)
+POSITIVE_LIMITS = (
+    "max_top_k",
+    "max_question_chars",
+    "max_batch",
+    "max_batch_passages",
+    "max_body_bytes",
+    "max_document_chars",
+    "max_file_bytes",
+)
+
+
+class InvalidSetting(BadInput):
+    """A setting the service would refuse; ``field`` names it, so the caller can say where the
+    value came from (a ``QA_*`` variable, a command-line flag)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 #: The trained reader shipped inside the package (see qa/models/reader/MODEL_CARD.md).
 SHIPPED_READER = Path(__file__).parent / "models" / "reader"
 
@@ -88,6 +112,20 @@ class Settings:
         self.corpus = [Path(p) for p in self.corpus]
         if not self.embed_model:
             self.embed_model = default_embed_model()
+        self._check()
+
+    def _check(self) -> None:
+        """Refuse what the service would refuse per request, in its words (``qa.validate``):
+        ``QA_TOP_K=0`` must fail at start-up like ``{"top_k": 0}`` fails a request, not turn
+        every answer into "no answer"."""
+        for name in POSITIVE_LIMITS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidSetting(name, f"{name} must be a whole number of at least 1")
+        try:
+            check_top_k(self.top_k, self.max_top_k)
+        except BadInput as exc:
+            raise InvalidSetting("top_k", str(exc)) from None
 
     @property
     def reader_path(self) -> str:
@@ -103,13 +141,23 @@ class Settings:
         ``QA_CORPUS=a:b``), then apply non-None ``overrides``."""
         env = dict(os.environ if env is None else env)
         values: dict[str, Any] = {}
+        raws: dict[str, str] = {}
         for f in dataclasses.fields(cls):
             raw = env.get(f"QA_{f.name.upper()}")
             if raw is None or raw == "":
                 continue
             values[f.name] = _parse(f.name, str(f.type), raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+            raws[f.name] = raw
+        given = {k: v for k, v in overrides.items() if v is not None}
+        values.update(given)
+        try:
+            return cls(**values)
+        except InvalidSetting as exc:
+            if exc.field in raws and exc.field not in given:
+                # a variable, not an argument: name it as the user set it
+                name = f"QA_{exc.field.upper()}"
+                raise InvalidSetting(exc.field, f"{name}={raws[exc.field]}: {exc}") from None
+            raise
 
 
 def _parse(name: str, type_name: str, raw: str) -> Any:

@@ -51,3 +51,14 @@ def check_text(text: str, what: str) -> str:
     if problem := unicode_problem(text):
         raise BadInput(f"{what}: {problem}")
     return text
+
+
+def check_top_k(top_k: Any, maximum: int) -> int:
+    """``top_k`` when it is a number of passages the service will retrieve, else ``BadInput``.
+    The API's field, the CLI's ``--top-k``/``-k`` and ``QA_TOP_K`` all pass through here, so they
+    refuse the same values in the same words."""
+    if isinstance(top_k, bool) or not isinstance(top_k, int):
+        raise BadInput("top_k must be an integer")
+    if not 1 <= top_k <= maximum:
+        raise BadInput(f"top_k must be between 1 and {maximum}")
+    return top_k

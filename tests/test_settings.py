@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.settings import SHIPPED_READER, Settings
+from qa.settings import SHIPPED_READER, InvalidSetting, Settings
 
 
 def test_env_then_overrides():
@@ -30,3 +30,23 @@ def test_defaults_are_relative_to_the_working_directory():
 def test_bad_env_value_names_the_variable():
     with pytest.raises(ValueError, match="QA_TOP_K"):
         Settings.from_env({"QA_TOP_K": "many"})
+
+
+@pytest.mark.parametrize(
+    ("env", "overrides", "message"),
+    [
+        ({"QA_TOP_K": "0"}, {}, "QA_TOP_K=0: top_k must be between 1 and 100"),
+        ({"QA_TOP_K": "101"}, {}, "QA_TOP_K=101: top_k must be between 1 and 100"),
+        ({}, {"top_k": 0}, "top_k must be between 1 and 100"),
+        ({"QA_MAX_TOP_K": "3"}, {"top_k": 5}, "top_k must be between 1 and 3"),
+        ({"QA_MAX_BATCH": "0"}, {}, "QA_MAX_BATCH=0: max_batch must be a whole number"),
+    ],
+)
+def test_values_the_service_refuses_are_refused_at_start_up_in_its_words(
+    env: dict[str, str], overrides: dict[str, int], message: str
+) -> None:
+    """The same check as a request's ``top_k`` (``qa.validate.check_top_k``), so the words are
+    the API's; a variable is named as the user set it."""
+    with pytest.raises(InvalidSetting) as caught:
+        Settings.from_env(env, **overrides)
+    assert str(caught.value).startswith(message)
