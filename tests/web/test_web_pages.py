@@ -163,3 +163,42 @@ def test_seed_004_boilerplate_is_shown_as_boilerplate(client: FlaskClient, check
     article = re.sub(r'<span class="aside">.*?</span>', "", body, flags=re.S)
     assert "bookmark-bicon" not in article and "Dear readers" not in article
     assert "Russia, Abkhazia and South Ossetia may soon enter" in article
+
+
+def test_the_api_link_opens_the_docs_page_served_from_the_package(
+    client: FlaskClient, check: Check
+) -> None:
+    home = page(check(client.get("/")))
+    assert '<a href="/docs">API</a>' in home
+    text = page(check(client.get("/docs")))
+    scripts = re.findall(r'<script src="([^"]+)"', text)
+    styles = re.findall(r'<link rel="stylesheet" href="([^"]+)"', text)
+    # every file the page loads is this server's: Swagger UI's own, then our start-up script
+    assert scripts == [
+        "/static/app.js",
+        "/docs/swagger-ui/swagger-ui-bundle.js",
+        "/static/docs.js",
+    ]
+    assert styles == ["/static/style.css", "/docs/swagger-ui/swagger-ui.css"]
+    assert 'data-spec="/openapi.json"' in text
+    assert "<script>" not in text and "style=" not in text  # nothing inline: the CSP holds
+    for url in scripts + styles:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        response.close()
+    bundle = client.get("/docs/swagger-ui/swagger-ui-bundle.js")
+    assert b"SwaggerUIBundle" in bundle.get_data()[:2000]
+    script = client.get("/static/docs.js").get_data(as_text=True)
+    assert "validatorUrl: null" in script  # no badge fetched from validator.swagger.io
+    # only the two files the page needs are served from the package
+    assert client.get("/docs/swagger-ui/swagger-editor-bundle.js").status_code == 404
+    assert client.get("/docs/swagger-ui/..%2F__init__.py").status_code == 404
+    csp = client.get("/docs").headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "'unsafe-inline'" not in csp
+
+
+def test_every_page_has_an_icon(client: FlaskClient, check: Check) -> None:
+    assert 'rel="icon" href="/static/favicon.svg"' in page(check(client.get("/add")))
+    icon = check(client.get("/favicon.ico"))
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert icon.get_data().startswith(b"<svg")
