@@ -5,11 +5,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 from support import CHAIRMAN, CHAIRMAN_DOC, CHAIRMAN_Q
 from werkzeug.test import TestResponse
+
+from qa.service import QAService
 
 Check = Callable[[TestResponse], TestResponse]
 
@@ -63,7 +66,7 @@ def test_no_answer_is_said_plainly_with_the_closest_passages(
     client = make_app(answer_threshold=1.01).test_client()
     text = page(check(client.get("/", query_string={"q": CHAIRMAN_Q})))
     assert "No answer in these documents." in text
-    assert text.count('<article class="passage') == 3
+    assert text.count('<article class="passage') == 5  # every passage retrieved (top_k)
     assert "<mark" not in text
 
 
@@ -202,3 +205,28 @@ def test_every_page_has_an_icon(client: FlaskClient, check: Check) -> None:
     icon = check(client.get("/favicon.ico"))
     assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
     assert icon.get_data().startswith(b"<svg")
+
+
+def test_the_page_and_the_cli_list_the_same_passages(
+    client: FlaskClient, seeds_service: QAService
+) -> None:
+    from qa.cli import format_result
+
+    result = seeds_service.ask(CHAIRMAN_Q)
+    cli = re.findall(r"^#(\d+) \[(\S+) \d+-\d+\]", format_result(result), re.M)
+    text = page(client.get("/", query_string={"q": CHAIRMAN_Q}))
+    web = re.findall(r'<span class="rank">#(\d+)</span> <a href="/documents/([^?"]+)', text)
+    assert cli == web and len(web) == len(result.passages) == 5
+    assert "Passages retrieved (5)" in text
+
+
+def test_a_document_of_one_passage_says_passage(writable: Flask, auth: Callable[..., Any]) -> None:
+    client = writable.test_client()
+    record = {"id": "note", "text": "The ferry leaves at nine. It comes back at noon."}
+    assert (
+        client.post("/api/documents", json={"documents": [record]}, headers=auth()).status_code
+        == 200
+    )
+    text = page(client.get("/documents/note"))
+    assert "· 1 passage ·" in " ".join(text.split())
+    assert "1 passages" not in text
