@@ -96,7 +96,7 @@ class LocalTarget:
 
     def ensure_default_index(self) -> None:
         report = self.service.ensure_index()
-        if report is not None:
+        if report is not None and (report.added or report.replaced):  # else nothing was built
             print(
                 f"built the index in {self.settings.index_dir} from "
                 f"{', '.join(map(str, self.settings.corpus))}: {len(report.added)} documents, "
