@@ -22,7 +22,7 @@ from qa.read import Reader, answer_threshold, make_reader
 from qa.retrieve import Retriever, with_dense_scores
 from qa.settings import Settings
 from qa.store import Store, StoreConfig, open_store, store_exists
-from qa.types import Document, Filters, IndexReport, Passage, Result
+from qa.types import Document, Filters, IndexReport, LoadProblem, Passage, Result
 
 
 class Pipeline:
@@ -115,16 +115,33 @@ class Pipeline:
         """Load files and add them, a batch per transaction."""
         started = time.perf_counter()
         docs, problems = self.indexer.load(paths)
+        return self._add_loaded(docs, problems, started, progress=progress)
+
+    def _add_loaded(
+        self,
+        docs: list[Document],
+        problems: list[LoadProblem],
+        started: float,
+        *,
+        progress: bool = False,
+    ) -> IndexReport:
         report = self.add(docs, progress=progress, atomic=False)
         report.problems = problems + report.problems
         report.seconds = round(time.perf_counter() - started, 3)
         return report
 
     def ensure_index(self) -> IndexReport | None:
-        """Build the index from the configured corpus when there is none (first run)."""
+        """Build the index from the configured corpus when there is none or it is empty (first
+        run); None when there is one. When the corpus gives no document, the report says why
+        and nothing is created: an empty index where none was would answer every question
+        "no answer" and look built."""
         if self.index_exists() and self.store.count()[0] > 0:
             return None
-        return self.index(None)
+        started = time.perf_counter()
+        docs, problems = self.indexer.load(None)
+        if not docs:
+            return IndexReport(problems=problems, seconds=round(time.perf_counter() - started, 3))
+        return self._add_loaded(docs, problems, started)
 
     def rebuild(self, paths: Iterable[str | Path] | None, *, progress: bool = False) -> IndexReport:
         started = time.perf_counter()

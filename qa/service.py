@@ -82,7 +82,9 @@ class QAService:
         return self.store.delete(doc_id)
 
     def ensure_index(self) -> IndexReport | None:
-        """Build the index from ``settings.indexing.corpus`` when there is none (first run)."""
+        """Build the index from ``settings.indexing.corpus`` when there is none or it is empty
+        (first run); None when there is one. A corpus that gives no document creates nothing
+        (the report says why)."""
         return self.pipeline.ensure_index()
 
     def rebuild(

@@ -20,6 +20,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+#: limits that must allow at least one of what they count (a zero would refuse every request)
+POSITIVE_LIMITS = (
+    "max_top_k",
+    "max_question_chars",
+    "max_batch",
+    "max_batch_passages",
+    "max_body_bytes",
+    "max_document_chars",
+    "max_file_bytes",
+)
+
+
+class InvalidSetting(ValueError):
+    """A setting the service would refuse; ``field`` names it, so the caller can say where the
+    value came from (a ``QA_*`` variable, a command-line flag). A ``ValueError``, as a variable
+    that does not parse is: this module sits below ``qa.errors`` in the layers."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 #: The trained reader shipped inside the package (see qa/models/reader/MODEL_CARD.md).
 SHIPPED_READER = Path(__file__).parent / "models" / "reader"
 
@@ -110,6 +132,16 @@ class LimitSettings:
     max_document_chars: int = 5_000_000  # longer documents are refused, not indexed
     max_file_bytes: int = 64 * 1024 * 1024  # larger files are refused by their size, unread
 
+    def top_k_problem(self, top_k: Any) -> str | None:
+        """Why ``top_k`` is not a number of passages the service will retrieve, or None. The one
+        rule for a request's ``top_k`` (``qa.text.validate``) and for ``--top-k``, ``-k`` and
+        ``QA_TOP_K`` (``Settings``), so all refuse the same values in the same words."""
+        if isinstance(top_k, bool) or not isinstance(top_k, int):
+            return "top_k must be an integer"
+        if not 1 <= top_k <= self.max_top_k:
+            return f"top_k must be between 1 and {self.max_top_k}"
+        return None
+
 
 @dataclass
 class ServerSettings:
@@ -165,6 +197,18 @@ class Settings:
             # a copy, so that settings made by ``replace`` never share a group with their source
             own = {k: v for k, v in values.items() if FLAT.get(k) == name}
             setattr(self, name, dataclasses.replace(group, **own))
+        self._check()
+
+    def _check(self) -> None:
+        """Refuse what the service would refuse per request, in its words: ``QA_TOP_K=0`` must
+        fail at start-up like ``{"top_k": 0}`` fails a request, not turn every answer into
+        "no answer"."""
+        for name in POSITIVE_LIMITS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InvalidSetting(name, f"{name} must be a whole number of at least 1")
+        if problem := self.limits.top_k_problem(self.retrieval.top_k):
+            raise InvalidSetting("top_k", problem)
 
     def __getattr__(self, name: str) -> Any:
         """Flat reads (``settings.top_k``) for scripts written before the groups; the library
@@ -185,14 +229,24 @@ class Settings:
         ``QA_CORPUS=a:b``), then apply non-None ``overrides``."""
         env = dict(os.environ if env is None else env)
         values: dict[str, Any] = {}
+        raws: dict[str, str] = {}
         for group in GROUPS.values():
             for f in dataclasses.fields(group):
                 raw = env.get(f"QA_{f.name.upper()}")
                 if raw is None or raw == "":
                     continue
                 values[f.name] = _parse(f.name, str(f.type), raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+                raws[f.name] = raw
+        given = {k: v for k, v in overrides.items() if v is not None}
+        values.update(given)
+        try:
+            return cls(**values)
+        except InvalidSetting as exc:
+            if exc.field in raws and exc.field not in given:
+                # a variable, not an argument: name it as the user set it
+                name = f"QA_{exc.field.upper()}"
+                raise InvalidSetting(exc.field, f"{name}={raws[exc.field]}: {exc}") from None
+            raise
 
 
 def _parse(name: str, type_name: str, raw: str) -> Any:

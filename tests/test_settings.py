@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.settings import SHIPPED_READER, Settings
+from qa.settings import SHIPPED_READER, InvalidSetting, Settings
 
 
 def test_env_then_overrides():
@@ -42,3 +42,24 @@ def test_groups_hold_each_field_once_and_flat_names_reach_them():
     assert changed.storage == s.storage and changed.storage is not s.storage  # copied, not shared
     with pytest.raises(TypeError, match="no field 'topk'"):
         Settings(topk=3)
+
+
+@pytest.mark.parametrize(
+    ("env", "overrides", "message"),
+    [
+        ({"QA_TOP_K": "0"}, {}, "QA_TOP_K=0: top_k must be between 1 and 100"),
+        ({"QA_TOP_K": "101"}, {}, "QA_TOP_K=101: top_k must be between 1 and 100"),
+        ({}, {"top_k": 0}, "top_k must be between 1 and 100"),
+        ({"QA_MAX_TOP_K": "3"}, {"top_k": 5}, "top_k must be between 1 and 3"),
+        ({"QA_MAX_BATCH": "0"}, {}, "QA_MAX_BATCH=0: max_batch must be a whole number"),
+    ],
+)
+def test_values_the_service_refuses_are_refused_at_start_up_in_its_words(
+    env: dict[str, str], overrides: dict[str, int], message: str
+) -> None:
+    """The same rule as a request's ``top_k`` (``LimitSettings.top_k_problem``, which
+    ``qa.text.validate.check_top_k`` applies), so the words are the API's; a variable is named
+    as the user set it."""
+    with pytest.raises(InvalidSetting) as caught:
+        Settings.from_env(env, **overrides)
+    assert str(caught.value).startswith(message)

@@ -165,17 +165,21 @@ def render_html(ev: Evaluation) -> str:
     misses = _misses_table(ev)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>qa eval: {html.escape(Path(str(s["data"])).name)} ({html.escape(s["mode"])})</title>
 <style>
 body {{ font: 15px/1.45 system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222;
   padding: 0 1em; }}
-pre {{ background: #f6f6f6; padding: 1em; overflow-x: auto; }}
-figure {{ display: inline-block; margin: 0 1em 1em 0; vertical-align: top; }}
-figure img {{ width: 540px; max-width: 100%; border: 1px solid #ddd; }}
+pre {{ background: #f6f6f6; padding: 1em; white-space: pre-wrap; overflow-wrap: anywhere; }}
+figure {{ display: inline-block; margin: 0 1em 1em 0; vertical-align: top; max-width: 100%; }}
+figure img {{ width: 540px; max-width: 100%; height: auto; border: 1px solid #ddd; }}
 table {{ border-collapse: collapse; width: 100%; font-size: 14px; }}
-td, th {{ border: 1px solid #ddd; padding: .35em .5em; vertical-align: top; text-align: left; }}
+td, th {{ border: 1px solid #ddd; padding: .35em .5em; vertical-align: top; text-align: left;
+  overflow-wrap: break-word; }}
 th {{ background: #f0f0f0; }} mark {{ background: #ffe38a; }} .gold {{ background: #c9f0c9; }}
-td.passage {{ max-width: 520px; color: #444; }}
+td.passage {{ min-width: 16em; max-width: 520px; color: #444; }}
+/* on a narrow screen the table scrolls in its own box; the page never scrolls sideways */
+.table {{ overflow-x: auto; }}
 </style></head><body>
 <h1>qa eval: {html.escape(Path(str(s["data"])).name)}</h1>
 <pre>{html.escape(summary_text(ev))}</pre>
@@ -261,10 +265,21 @@ def _confidence_plot(ev: Evaluation) -> tuple[str, str] | None:
 
 
 def _calibration_plot(ev: Evaluation) -> tuple[str, str] | None:
+    fig = calibration_figure(ev)
+    if fig is None:
+        return None
+    return "Calibration: stated confidence vs how often the best span is right (F1 >= 0.5)", _png(
+        fig
+    )
+
+
+def calibration_figure(ev: Evaluation) -> Any:
+    """The reliability diagram. Its legend sits below the axes: inside, wherever it went, some
+    bin's bar could be behind it."""
     rows = [r for r in ev.calibration_bins if r["count"]]
     if not rows:
         return None
-    fig, ax = _figure(5.0, 4.2)
+    fig, ax = _figure(5.0, 4.6)
     ax.plot([0, 1], [0, 1], color="#999", linestyle="--", label="perfect calibration")
     ax.bar(
         [(r["lo"] + r["hi"]) / 2 for r in rows],
@@ -288,10 +303,8 @@ def _calibration_plot(ev: Evaluation) -> tuple[str, str] | None:
     ax.set_xlabel("stated confidence")
     ax.set_ylabel("observed share right (token F1 >= 0.5)")
     ax.set_title(f"reliability diagram (ECE {_num(ev.summary.get('ece'), 3)})")
-    ax.legend(fontsize=8, loc="upper left")
-    return "Calibration: stated confidence vs how often the best span is right (F1 >= 0.5)", _png(
-        fig
-    )
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, frameon=False)
+    return fig
 
 
 def _latency_plot(ev: Evaluation) -> tuple[str, str] | None:
@@ -348,7 +361,8 @@ def _misses_table(ev: Evaluation) -> str:
             "<th>question</th><th>gold</th><th>predicted (confidence)</th><th>F1</th>"
             "<th>passage</th>"
         )
-    return f"<h2>The {len(misses)} worst misses</h2><table><tr>{head}</tr>{rows}</table>"
+    table = f'<div class="table"><table><tr>{head}</tr>{rows}</table></div>'
+    return f"<h2>The {len(misses)} worst misses</h2>{table}"
 
 
 def _miss_row(p: Prediction) -> str:

@@ -88,7 +88,7 @@ class LocalTarget:
 
     def ensure_default_index(self) -> None:
         report = self.pipeline.ensure_index()
-        if report is not None:
+        if report is not None and (report.added or report.replaced):  # else nothing was built
             print(
                 f"built the index in {self.settings.storage.index_dir} from "
                 f"{', '.join(map(str, self.settings.indexing.corpus))}: "

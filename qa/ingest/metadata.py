@@ -137,6 +137,8 @@ def labelled_date(line: str) -> tuple[int, str] | None:
 def _line_date(line: str) -> str | None:
     """The page date stated by one line near the top, or None (see module docstring)."""
     line = line.strip()
+    if _COPYRIGHT.match(line):  # "© 2025-01-05 Gazette" dates the notice, not the article
+        return None
     if found := labelled_date(line):
         return found[1]
     if found := date_at(line):  # the line opens with the date: "18 March 2014 | 10:45 GMT"

@@ -73,12 +73,14 @@ def check_question(question: Any, limits: LimitSettings) -> str:
 
 
 def check_top_k(top_k: Any, default: int, limits: LimitSettings) -> int:
+    """``top_k`` (``default`` when None) when it is a number of passages the service will
+    retrieve, else ``BadInput``. The rule is the limits' own (``LimitSettings.top_k_problem``),
+    which ``Settings`` applies to ``--top-k``, ``-k`` and ``QA_TOP_K``: all refuse the same
+    values in the same words."""
     if top_k is None:
         return default
-    if isinstance(top_k, bool) or not isinstance(top_k, int):
-        raise BadInput("top_k must be an integer")
-    if not 1 <= top_k <= limits.max_top_k:
-        raise BadInput(f"top_k must be between 1 and {limits.max_top_k}")
+    if problem := limits.top_k_problem(top_k):
+        raise BadInput(problem)
     return top_k
 
 

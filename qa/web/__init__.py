@@ -74,10 +74,12 @@ def create_app(settings: Settings | None = None, service: QAService | None = Non
     )
 
     from qa.web.api import bp as api_bp
+    from qa.web.docs import bp as docs_bp
     from qa.web.ops import bp as ops_bp
     from qa.web.pages import bp as pages_bp
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(docs_bp)
     app.register_blueprint(ops_bp)
     app.register_blueprint(pages_bp)
     register_error_handlers(app)

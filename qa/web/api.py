@@ -136,19 +136,22 @@ def _documents_from_records(records: list[Any]) -> list[Document]:
 
     docs, problems = documents_from_records(records, origin="documents")
     if problems:
-        raise ApiError(400, "nothing was added; " + _describe(problems))
+        raise _refused(400, problems)
     return docs
 
 
 def _refuse_oversized(docs: list[Document]) -> list[Document]:
     docs, too_long = split_oversized(docs, state().settings.limits.max_document_chars)
     if too_long:
-        raise ApiError(413, "nothing was added; " + _describe(too_long))
+        raise _refused(413, too_long)
     return docs
 
 
-def _describe(problems: list[LoadProblem]) -> str:
-    return "; ".join(f"{p.path}: {p.reason}" for p in problems)
+def _refused(status: int, problems: list[LoadProblem]) -> ApiError:
+    """A write refused whole for these files or records: each named in the message, and listed
+    on their own too."""
+    described = "; ".join(f"{p.path}: {p.reason}" for p in problems)
+    return ApiError(status, f"nothing was added; {described}", problems=problems)
 
 
 def _add_uploads() -> Any:
@@ -176,7 +179,7 @@ def _add_uploads() -> Any:
             for problem in problems:  # name files as the client did, not by the temporary path
                 path = Path(problem.path)
                 problem.path = names.get(path, path.name)
-            raise ApiError(400, "nothing was added; " + _describe(problems))
+            raise _refused(400, problems)
         for doc in docs:
             # the temporary path means nothing once the request ends; keep what the client sent
             if doc.path:
@@ -191,13 +194,13 @@ def _save_upload(upload: FileStorage, path: Path, original: str, limit: int) -> 
 
     size = _stream_size(upload.stream)
     if size is not None and size > limit:
-        raise ApiError(413, f"nothing was added; {original}: {size_problem(size, limit)}")
+        raise _refused(413, [LoadProblem(original, size_problem(size, limit))])
     copied = 0
     with path.open("wb") as out:
         while block := upload.stream.read(UPLOAD_BLOCK):
             copied += len(block)
             if copied > limit:
-                raise ApiError(413, f"nothing was added; {original}: {size_problem(None, limit)}")
+                raise _refused(413, [LoadProblem(original, size_problem(None, limit))])
             out.write(block)
 
 

@@ -14,6 +14,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from qa.errors import QAError
+from qa.types import LoadProblem
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +44,24 @@ class ApiError(Exception):
         message: str,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        problems: list[LoadProblem] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code or HTTP_CODES.get(status, "error")
         self.message = message
         self.headers = headers or {}
+        #: the files or records a refused write was refused for, one by one, so a client (the
+        #: "Add documents" page) can list them without parsing the message
+        self.problems = problems
 
 
 def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    problems: list[LoadProblem] | None = None,
 ) -> Response:
     if _wants_html():
         response = Response(
@@ -61,7 +70,10 @@ def error_response(
             mimetype="text/html",
         )
     else:
-        response = jsonify({"error": {"code": code, "message": message}})
+        error: dict[str, Any] = {"code": code, "message": message}
+        if problems:
+            error["problems"] = [p.to_dict() for p in problems]
+        response = jsonify({"error": error})
         response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -80,7 +92,7 @@ def _wants_html() -> bool:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> Response:
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
+        return error_response(exc.status, exc.code, exc.message, exc.headers, exc.problems)
 
     @app.errorhandler(QAError)
     def _qa_error(exc: QAError) -> Response:

@@ -1,4 +1,4 @@
-"""Operational endpoints: ``/healthz``, ``/metrics`` and the OpenAPI spec."""
+"""Operational endpoints: ``/healthz``, ``/metrics``, the OpenAPI spec and the favicon."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 
 from qa.web.auth import require_token
 from qa.web.context import state
@@ -53,3 +53,13 @@ def metrics() -> Response:
 @bp.get("/openapi.json")
 def openapi() -> Response:
     return jsonify(openapi_spec())
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for it on every page they show without a ``<link rel="icon">`` (JSON
+    errors, the spec): the same icon the pages link, not a 404 in every log."""
+    assert current_app.static_folder is not None
+    return send_from_directory(
+        current_app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=24 * 3600
+    )

@@ -19,10 +19,6 @@ from qa.web.render import Mark, highlight
 
 bp = Blueprint("pages", __name__)
 
-#: passages shown under "no answer": the closest ones, enough to see why
-CLOSEST_PASSAGES = 3
-
-
 @dataclass
 class Source:
     doc_id: str
@@ -137,7 +133,9 @@ def _result_view(result: Result) -> ResultView:
     q = result.question
     answers = [_answer_view(a, result.passages, q) for a in result.answers]
     best = result.answer
-    shown = result.passages if best else result.passages[:CLOSEST_PASSAGES]
+    # every passage retrieved, answer or not, as `qa ask` prints them: the same question gives
+    # the same list in both
+    shown = result.passages
     return ResultView(
         question=q,
         answer=answers[0] if best and answers else None,

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import errno
 import multiprocessing
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from concurrent.futures import ProcessPoolExecutor
@@ -59,6 +61,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         raise ValueError(f"--port must be between 1 and 65535, not {settings.server.port}")
     if settings.server.workers < 1 or settings.server.threads < 1:
         raise ValueError("--workers and --threads must be at least 1")
+    check_port(settings.server.host, settings.server.port)
     ensure_index(settings)
     from qa.web.healthcheck import record
 
@@ -66,6 +69,29 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.dev:
         return _run_dev(settings)
     return _run_gunicorn(settings)
+
+
+def check_port(host: str, port: int) -> None:
+    """Refuse, in one line and before anything is built or loaded, an address this process
+    cannot listen on (mostly: a port another server holds). gunicorn would retry it for five
+    seconds, logging each failure, and end without saying what to do. Bound as gunicorn binds
+    (``SO_REUSEADDR``), so connections of a server that just stopped do not count."""
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise OSError(
+                    f"port {port} on {host} is in use (another server?); "
+                    "choose another with --port or QA_PORT"
+                ) from None
+            raise OSError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def ensure_index(settings: Settings) -> None:
@@ -95,6 +121,8 @@ def _build_index(settings: Settings) -> str:
         return "index already present"
     for problem in report.problems:
         print(f"qa: skipped {problem.path}: {problem.reason}", file=sys.stderr)
+    if not report.added and not report.replaced:
+        return "nothing to index there: serving an empty index (add documents at /add)"
     return (
         f"indexed {len(report.added) + len(report.replaced)} documents "
         f"({report.chunks} chunks) in {report.seconds:.1f}s"
@@ -145,7 +173,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         print(
             f"qa: serving {settings.storage.index_dir} with {settings.server.workers} worker(s) "
             f"at {url}\n"
-            f"qa: open {url} in a browser (API spec at {url}openapi.json)",
+            f"qa: open {url} in a browser (API documentation at {url}docs)",
             flush=True,
         )
 

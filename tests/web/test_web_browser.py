@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import CHAIRMAN, CHAIRMAN_DOC, CHAIRMAN_Q, ROOT
+from support import CHAIRMAN, CHAIRMAN_DOC, CHAIRMAN_Q, LIVE_TOKEN, ROOT, SEEDS_DEV
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +51,8 @@ def test_ask_in_the_browser_and_follow_the_citation(browser: Any, live_server: A
         "console",
         lambda m: csp_errors.append(m.text) if "Content Security Policy" in m.text else None,
     )
+    missing: list[str] = []  # the favicon among them, before there was one
+    page.on("response", lambda r: missing.append(r.url) if r.status >= 400 else None)
     page.goto(live_server.url + "/")
     page.fill("input[name=q]", CHAIRMAN_Q)
     page.click("button[type=submit]")
@@ -71,6 +73,7 @@ def test_ask_in_the_browser_and_follow_the_citation(browser: Any, live_server: A
     expect(page.locator("#passage")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "document.png"))
     assert csp_errors == []  # the static stylesheet and script load under the strict CSP
+    assert missing == []
     context.close()
 
 
@@ -87,19 +90,28 @@ def test_the_form_works_without_javascript(browser: Any, live_server: Any) -> No
     context.close()
 
 
+def no_sideways_scroll(page: Any) -> None:
+    width, shown = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert width <= shown, f"{page.url} is {width} px wide in a {shown} px window"
+
+
 def test_add_documents_in_the_browser_then_ask_and_see_the_highlight(
     browser: Any, live_server: Any
 ) -> None:
-    """Upload through the page (token, progress, report), a wrong token that adds nothing, then
-    ask about the new article and follow the citation to the highlighted span."""
+    """Upload through the page: a wrong token, a file over the limit and a file it cannot read
+    each add nothing and say why in plain words, resetting the progress bar; then the upload
+    itself, with the documents counted and linked. Then ask about the new article and follow
+    the citation to the highlighted span."""
     import docx
     from playwright.sync_api import expect
 
-    token = "live-token-5678"
     story = (
         "Harbour news\n\nThe lighthouse keeper of Port Ellery is Tomas Brandvold. "
         "He has kept the light burning since 1998.\n\n"
-        + "Ships pass the point every day in summer. " * 1000  # 42 kB: a visible upload
+        + "Ships pass the point every day in summer. "
+        * 1000  # 42 kB: a visible upload
     )
     out = io.BytesIO()
     word = docx.Document()
@@ -115,32 +127,85 @@ def test_add_documents_in_the_browser_then_ask_and_see_the_highlight(
     page.click("text=Add documents")
     page.wait_for_url("**/add")
 
+    # the same look as the ask form: its button and its text box
+    def looks(selector: str) -> list[str]:
+        return page.eval_on_selector(
+            selector,
+            "e => { const s = getComputedStyle(e); return [s.backgroundColor, s.color, "
+            "s.borderRadius, s.fontWeight, s.paddingTop, s.borderTopColor]; }",
+        )
+
+    upload_button, token_box = looks("form.upload button"), looks("#token")
+    page.goto(live_server.url + "/")
+    assert looks("form.ask button") == upload_button
+    assert looks("form.ask input[name=q]") == token_box
+    page.goto(live_server.url + "/add")
+    page.screenshot(path=str(ARTIFACTS / "add-before.png"), full_page=True)
+
+    status = page.locator(".upload-status")
+    bar = page.locator("progress.upload-progress")
+    problems = page.locator(".upload-problems")
     page.fill("#token", "not-the-token")
     page.set_input_files("#files", files)
     page.click("form.upload button[type=submit]")
-    expect(page.locator(".upload-status.error")).to_contain_text("Nothing was added")
+    expect(status).to_have_text(
+        "Nothing was added: that is not this server's API token. Check it and try again."
+    )
+    expect(status).to_have_class("upload-status error")
     expect(page.locator("section.upload-report")).to_be_hidden()
+    expect(bar).to_be_hidden()  # the bar went to 100 % while the files were sent
+    assert bar.get_attribute("value") == "0"
 
     # a file over the limit (the server's default 10 MiB) is named before anything is sent
     big = {"name": "big.txt", "mimeType": "text/plain", "buffer": b"x" * (10 * 2**20 + 1)}
     posts: list[str] = []
     page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
-    page.fill("#token", token)
+    page.fill("#token", LIVE_TOKEN)
     page.set_input_files("#files", [*files, big])
     page.click("form.upload button[type=submit]")
-    status = page.locator(".upload-status.error")
-    expect(status).to_contain_text("Nothing was sent: big.txt (10.0 MiB) is over the limit")
+    expect(status).to_have_text(
+        "Nothing was sent: big.txt (10.0 MiB) is over the limit of 10.0 MiB per file."
+    )
     assert not posts
 
-    page.fill("#token", token)
+    # a file the server cannot read: the whole upload is refused, and the file is listed
+    csv = {"name": "data.csv", "mimeType": "text/csv", "buffer": b"a,b\n1,2\n"}
+    page.set_input_files("#files", [*files, csv])
+    page.click("form.upload button[type=submit]")
+    expect(status).to_have_text("Nothing was added: this file could not be read.")
+    expect(problems.locator("li")).to_have_count(1)
+    expect(problems).to_contain_text("data.csv: unsupported file type '.csv'")
+    expect(bar).to_be_hidden()
+    page.screenshot(path=str(ARTIFACTS / "add-error.png"), full_page=True)
+    message = status.inner_text() + problems.inner_text()
+    assert "Bearer" not in message and "nothing was added" not in message.lower()[1:]
+
     page.set_input_files("#files", files)
     page.click("form.upload button[type=submit]")
-    expect(page.locator(".upload-status.ok")).to_contain_text("Done", timeout=120_000)
-    expect(page.locator("dd.added")).to_contain_text("lighthouse")
-    expect(page.locator("dd.added")).to_contain_text("ferry")
-    expect(page.locator("dd.refused")).to_have_text("none")
-    assert page.locator("progress.upload-progress").get_attribute("value") == "100"
-    page.screenshot(path=str(ARTIFACTS / "add-documents.png"), full_page=True)
+    expect(page.locator(".upload-status.ok")).to_have_text(
+        "Done: 2 documents added, 0 replaced, 0 unchanged.", timeout=120_000
+    )
+    expect(problems).to_be_hidden()
+    added = page.locator("dd.added a")
+    expect(added).to_have_count(2)
+    assert sorted(added.all_inner_texts()) == ["ferry", "lighthouse"]
+    assert sorted(a.get_attribute("href") for a in added.all()) == [
+        "/documents/ferry",
+        "/documents/lighthouse",
+    ]
+    expect(page.locator(".count.added")).to_have_text("(2)")
+    expect(page.locator("dd.replaced")).to_have_text("none")
+    assert bar.get_attribute("value") == "100"
+    page.screenshot(path=str(ARTIFACTS / "add-after.png"), full_page=True)
+
+    # the same files again change nothing, and say so
+    page.click("form.upload button[type=submit]")
+    expect(page.locator(".upload-status.ok")).to_have_text(
+        "Done: 0 documents added, 0 replaced, 2 unchanged.", timeout=120_000
+    )
+    page.locator("dd.unchanged a", has_text="lighthouse").click()
+    page.wait_for_url("**/documents/lighthouse")
+    expect(page.locator("h1.doc-title")).to_have_text("Harbour news")
 
     page.goto(live_server.url + "/")
     page.fill("input[name=q]", "Who is the lighthouse keeper of Port Ellery?")
@@ -152,4 +217,85 @@ def test_add_documents_in_the_browser_then_ask_and_see_the_highlight(
     answer = page.locator("mark#answer")
     expect(answer).to_contain_text("Tomas Brandvold")
     expect(answer).to_be_in_viewport()
+    context.close()
+
+
+def test_the_api_page_renders_the_spec_with_nothing_from_outside(
+    browser: Any, live_server: Any
+) -> None:
+    """The form's "API" link opens Swagger UI on the spec; every request the page makes goes to
+    this server, and the strict CSP refuses nothing the page needs."""
+    from playwright.sync_api import expect
+
+    from qa.web.ops import openapi_spec
+
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    page.add_init_script(
+        "window.__csp = []; document.addEventListener('securitypolicyviolation',"
+        " e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    requests: list[str] = []
+    failures: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("console", lambda m: failures.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: failures.append(str(e)))
+    page.on("response", lambda r: failures.append(r.url) if r.status >= 400 else None)
+    page.goto(live_server.url + "/")
+    page.click("header.site >> text=API")
+    page.wait_for_url("**/docs")
+    operations = sum(
+        method in {"get", "post", "put", "delete", "patch"}
+        for item in openapi_spec()["paths"].values()
+        for method in item
+    )
+    expect(page.locator(".opblock")).to_have_count(operations, timeout=60_000)
+    expect(page.locator(".info .title")).to_contain_text(openapi_spec()["info"]["title"])
+    page.locator(".opblock-summary", has_text="/api/ask").first.click()
+    expect(page.locator(".opblock-body").first).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "docs.png"))
+
+    assert requests and all(
+        url.startswith(f"{live_server.url}/") or url.startswith("data:") for url in requests
+    ), [url for url in requests if not url.startswith(live_server.url)]
+    assert page.evaluate("window.__csp") == []
+    assert failures == []
+    context.close()
+
+
+def test_a_phone_width_shows_every_page_without_sideways_scrolling(
+    browser: Any, live_server: Any, seeds_index_dir: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    from qa.cli import main
+
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(live_server.url + "/")
+    no_sideways_scroll(page)
+    page.fill("input[name=q]", CHAIRMAN_Q)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/?q=*")
+    expect(page.locator("h1.answer-text")).to_contain_text(CHAIRMAN)
+    expect(page.locator("h1.answer-text")).to_be_in_viewport()
+    no_sideways_scroll(page)
+    page.screenshot(path=str(ARTIFACTS / "answer-390.png"), full_page=True)
+    page.locator("a.citation").first.click()
+    page.wait_for_url(f"**/documents/{CHAIRMAN_DOC}?*")
+    no_sideways_scroll(page)
+    for path in ("/add", "/docs"):
+        page.goto(live_server.url + path)
+        no_sideways_scroll(page)
+    expect(page.locator(".opblock").first).to_be_visible(timeout=60_000)
+    no_sideways_scroll(page)
+
+    # the evaluation report, with its plots and its table of misses
+    report = tmp_path / "report"
+    args = ["--index-dir", str(seeds_index_dir), "eval", str(SEEDS_DEV)]
+    assert main([*args, "--report", str(report)]) == 0
+    page.goto((report / "report.html").as_uri())
+    expect(page.locator("table")).to_be_visible()
+    no_sideways_scroll(page)
+    page.screenshot(path=str(ARTIFACTS / "eval-report-390.png"), full_page=True)
     context.close()

@@ -5,11 +5,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 from support import CHAIRMAN, CHAIRMAN_DOC, CHAIRMAN_Q
 from werkzeug.test import TestResponse
+
+from qa.service import QAService
 
 Check = Callable[[TestResponse], TestResponse]
 
@@ -63,7 +66,7 @@ def test_no_answer_is_said_plainly_with_the_closest_passages(
     client = make_app(answer_threshold=1.01).test_client()
     text = page(check(client.get("/", query_string={"q": CHAIRMAN_Q})))
     assert "No answer in these documents." in text
-    assert text.count('<article class="passage') == 3
+    assert text.count('<article class="passage') == 5  # every passage retrieved (top_k)
     assert "<mark" not in text
     # the closest candidate is shown as what the documents do not state, with why
     refusal = re.search(r'<div class="refusal">(.*?)</div>', text, re.S)
@@ -184,3 +187,67 @@ def test_seed_004_boilerplate_is_shown_as_boilerplate(client: FlaskClient, check
     article = re.sub(r'<span class="aside">.*?</span>', "", body, flags=re.S)
     assert "bookmark-bicon" not in article and "Dear readers" not in article
     assert "Russia, Abkhazia and South Ossetia may soon enter" in article
+
+
+def test_the_api_link_opens_the_docs_page_served_from_the_package(
+    client: FlaskClient, check: Check
+) -> None:
+    home = page(check(client.get("/")))
+    assert '<a href="/docs">API</a>' in home
+    text = page(check(client.get("/docs")))
+    scripts = re.findall(r'<script src="([^"]+)"', text)
+    styles = re.findall(r'<link rel="stylesheet" href="([^"]+)"', text)
+    # every file the page loads is this server's: Swagger UI's own, then our start-up script
+    assert scripts == [
+        "/static/app.js",
+        "/docs/swagger-ui/swagger-ui-bundle.js",
+        "/static/docs.js",
+    ]
+    assert styles == ["/static/style.css", "/docs/swagger-ui/swagger-ui.css"]
+    assert 'data-spec="/openapi.json"' in text
+    assert "<script>" not in text and "style=" not in text  # nothing inline: the CSP holds
+    for url in scripts + styles:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        response.close()
+    bundle = client.get("/docs/swagger-ui/swagger-ui-bundle.js")
+    assert b"SwaggerUIBundle" in bundle.get_data()[:2000]
+    script = client.get("/static/docs.js").get_data(as_text=True)
+    assert "validatorUrl: null" in script  # no badge fetched from validator.swagger.io
+    # only the two files the page needs are served from the package
+    assert client.get("/docs/swagger-ui/swagger-editor-bundle.js").status_code == 404
+    assert client.get("/docs/swagger-ui/..%2F__init__.py").status_code == 404
+    csp = client.get("/docs").headers["Content-Security-Policy"]
+    assert "script-src 'self';" in csp and "'unsafe-inline'" not in csp
+
+
+def test_every_page_has_an_icon(client: FlaskClient, check: Check) -> None:
+    assert 'rel="icon" href="/static/favicon.svg"' in page(check(client.get("/add")))
+    icon = check(client.get("/favicon.ico"))
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    assert icon.get_data().startswith(b"<svg")
+
+
+def test_the_page_and_the_cli_list_the_same_passages(
+    client: FlaskClient, seeds_service: QAService
+) -> None:
+    from qa.cli import format_result
+
+    result = seeds_service.ask(CHAIRMAN_Q)
+    cli = re.findall(r"^#(\d+) \[(\S+) \d+-\d+\]", format_result(result), re.M)
+    text = page(client.get("/", query_string={"q": CHAIRMAN_Q}))
+    web = re.findall(r'<span class="rank">#(\d+)</span> <a href="/documents/([^?"]+)', text)
+    assert cli == web and len(web) == len(result.passages) == 5
+    assert "Passages retrieved (5)" in text
+
+
+def test_a_document_of_one_passage_says_passage(writable: Flask, auth: Callable[..., Any]) -> None:
+    client = writable.test_client()
+    record = {"id": "note", "text": "The ferry leaves at nine. It comes back at noon."}
+    assert (
+        client.post("/api/documents", json={"documents": [record]}, headers=auth()).status_code
+        == 200
+    )
+    text = page(client.get("/documents/note"))
+    assert "· 1 passage ·" in " ".join(text.split())
+    assert "1 passages" not in text

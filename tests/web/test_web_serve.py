@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -77,3 +80,27 @@ def test_a_server_that_cannot_start_is_reported_with_its_log(tmp_path: Path):
         server.wait_until_healthy(timeout=120)
     assert server.proc.poll() is not None
     assert not (tmp_path / "index").exists()  # refused before anything was built
+
+
+def test_a_port_in_use_is_refused_in_one_line_before_anything_starts(tmp_path: Path):
+    """Not gunicorn's five seconds of ``Connection in use`` retries: one ``qa:`` line, exit 1,
+    and no index built for a server that cannot listen."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        index = str(tmp_path / "index")
+        proc = subprocess.run(
+            [sys.executable, "-m", "qa.cli", "--index-dir", index, "serve", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr == (
+        f"qa: error: port {port} on 127.0.0.1 is in use (another server?); "
+        "choose another with --port or QA_PORT\n"
+    )
+    assert not (tmp_path / "index").exists()

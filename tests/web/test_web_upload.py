@@ -97,7 +97,10 @@ def test_a_bad_file_refuses_the_upload_and_loses_nothing(
         good = (b"Replaced text that must never be stored.", "000_5f0f8e843e26db9e.txt")
         r = check(upload(writable, auth, [good, (bad, name)]))
         assert r.status_code == 400
-        message = r.get_json()["error"]["message"]
-        assert name in message and reason in message
+        error = r.get_json()["error"]
+        assert name in error["message"] and reason in error["message"]
+        # and one by one, for the "Add documents" page to list without parsing the message
+        (problem,) = error["problems"]
+        assert problem["path"] == name and reason in problem["reason"]
     assert client.get("/api/documents").get_json() == before
     assert client.get("/api/documents/000_5f0f8e843e26db9e").get_json() == seed

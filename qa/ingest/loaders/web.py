@@ -1,12 +1,19 @@
 """Web pages: the main text of an article and its metadata, by trafilatura (dates by htmldate,
-which trafilatura calls). Navigation, share widgets, comment sections and footers are left out by
-the library, so the text is indexed as extracted, without our line cleaner."""
+which trafilatura calls, limited to what the page states: see ``DATE_PARAMS``). Navigation,
+share widgets, comment sections and footers are left out by the library, so the text is indexed
+as extracted, without our line cleaner."""
 
 from __future__ import annotations
 
 from qa.ingest.loaders import Extracted, ExtractError
 from qa.ingest.metadata import parse_date
 from qa.types import Meta
+
+#: htmldate (through trafilatura) reads the dates a page states about itself: its metadata,
+#: structured data, ``<time>`` elements and bylines. Its extensive search, which trafilatura turns
+#: on, goes on to any year in the text and takes a copyright footer's "2025" for 2025-01-01; a
+#: page that states no date has none (datelines in the text are read by ``qa.ingest.metadata``).
+DATE_PARAMS = {"extensive_search": False, "original_date": True}
 
 #: elements a browser never shows, which the library does not look for by itself
 _HIDDEN = [
@@ -35,7 +42,11 @@ def extract_web_page(markup: str) -> Extracted:
     except (etree.LxmlError, ValueError):
         raise ExtractError("no article text found in the HTML page") from None
     found = trafilatura.bare_extraction(
-        tree, include_comments=False, with_metadata=True, prune_xpath=_HIDDEN
+        tree,
+        include_comments=False,
+        with_metadata=True,
+        prune_xpath=_HIDDEN,
+        date_extraction_params=dict(DATE_PARAMS),
     )
     text = (found.text or "").strip() if isinstance(found, trafilatura.settings.Document) else ""
     if not text:
