@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qa.eval.squad import Example
 from qa.text.sentences import MODEL
 from qa.train import nearmiss
 from qa.train.cli import main
-from qa.eval.squad import Example
 from qa.train.data import load_squad
 from qa.train.distill import NULL_TARGET_LOGIT, label_unanswerable
 from qa.train.features import encode_windows
