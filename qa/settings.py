@@ -42,6 +42,9 @@ class Settings:
     faiss_exact_max: int = 200_000  # faiss: exact search below this many chunks, HNSW above
     faiss_mmap: bool = False  # faiss: map the vectors file instead of reading it (shared pages)
     write_timeout: float = 30.0  # seconds a write waits for another writer before 409 busy
+    # seconds to reach the store (pgvector: connect, borrow a connection, a search) before a
+    # request is answered 503 store_unavailable
+    store_timeout: float = 3.0
     write_batch: int = 256  # documents embedded and committed together by `qa index`
     index_engine: str = "local"  # local | ray: where `qa index` embeds (see qa/index_ray.py)
     ray_address: str = ""  # ray: the cluster to join; empty: a local runtime on 127.0.0.1
