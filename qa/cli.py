@@ -13,7 +13,7 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from qa.errors import QAError
+from qa.errors import QAError, StoreUnavailable
 from qa.readers import NAMES as READER_NAMES
 from qa.settings import Settings
 from qa.types import Answer, Filters, Passage, Result
@@ -45,6 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             log_level=args.log_level,
         )
         return int(args.func(args, settings) or 0)
+    except StoreUnavailable as exc:  # its message is for clients; the operator wants the cause
+        print(f"qa: error: {exc} ({exc.__cause__ or 'no cause'})", file=sys.stderr)
+        return 1
     except QAError as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return 1

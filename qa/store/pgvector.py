@@ -169,7 +169,6 @@ class PgVectorStore(DocumentRows):
 
     @classmethod
     def exists(cls, url: str, prefix: str = "qa_", timeout: float = STORE_TIMEOUT) -> bool:
-
         with connect(url, timeout) as conn, translated():
             row = conn.execute("SELECT to_regclass(%s)", (f"{prefix}meta",)).fetchone()
             if row is None or row[0] is None:
