@@ -69,6 +69,9 @@ class StoreSettings:
     faiss_exact_max: int = 200_000  # faiss: exact search below this many chunks, HNSW above
     faiss_mmap: bool = False  # faiss: map the vectors file instead of reading it (shared pages)
     write_timeout: float = 30.0  # seconds a write waits for another writer before 409 busy
+    # seconds to reach the store (pgvector: connect, borrow a connection, a search) before a
+    # request is answered 503 store_unavailable
+    store_timeout: float = 3.0
 
     def __post_init__(self) -> None:
         self.index_dir = Path(self.index_dir)
