@@ -2,22 +2,28 @@
 every server process over a set time.
 
 Starts ``qa serve`` on loopback (on ``--index-dir``, built from the seeds when it does not exist;
-a temporary one by default), or drives ``--url``. The load generator runs in a separate process
+a temporary one by default), on the FAISS store or (``--store pgvector``) on a PostgreSQL of its
+own (the test helper's, durable), or drives ``--url``. The load generator runs in a separate process
 and is open-loop: request ``i`` is due at ``start + i / rate`` whatever happened to the earlier
 ones, so a slow server shows up as latency and errors, not as a politely lower request rate
 (latency is counted from when a request was due). The resident memory (RSS) of the master and
-each worker is sampled every ``--sample`` seconds; "flat memory" means the end matches the start
-once the workers are warm.
+each worker is sampled every ``--sample`` seconds; "flat memory" means that past the first
+``--warm-up`` seconds every sample of a worker stays within 10 % of its first one after them
+(``rss_after_warm_up`` in the results).
 
     python bench/load.py --rate 2 --duration 600          # the 10-minute soak
     python bench/load.py --rate 2 --duration 60           # a quick check
+    python bench/load.py --store pgvector --rate 1 --duration 3600 --sample 60   # an hour
+    python bench/plot_load.py bench/results/load-*.json   # memory over time, as a PNG
 
-Writes bench/results/load-<duration>s.json and prints a summary.
+Writes bench/results/load-<duration>s.json (load-pgvector-<duration>s.json on pgvector) and
+prints a summary.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing
@@ -32,6 +38,8 @@ from pathlib import Path
 from typing import Any
 
 from common import ROOT, Server, _descendants, table, write_result
+
+sys.path.insert(0, str(ROOT / "tests"))  # the test helper's PostgreSQL (--store pgvector)
 
 SEEDS_DEV = ROOT / "tests" / "data" / "seeds_dev.jsonl"
 
@@ -125,10 +133,41 @@ def rss_mb(pid: int) -> float | None:
 
 
 def server_rss(master: int) -> dict[str, float | None]:
-    """RSS of the master and each worker, keyed ``master`` / ``worker <pid>``."""
+    """RSS of the master and each worker, keyed ``master`` / ``worker <pid>``; other processes
+    the master started (multiprocessing's resource tracker, left by the index build) are
+    ``other <pid>``."""
     out: dict[str, float | None] = {"master": rss_mb(master)}
     for pid in _descendants(master):
-        out[f"worker {pid}"] = rss_mb(pid)
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        kind = "other" if b"multiprocessing" in command else "worker"
+        out[f"{kind} {pid}"] = rss_mb(pid)
+    return out
+
+
+def after_warm_up(samples: list[dict[str, Any]], warm_up: float) -> dict[str, Any]:
+    """Per process: RSS at the first sample past ``warm_up`` seconds, at the end, the largest
+    change from it (percent) and whether every later sample stays within 10 % of it."""
+    later = [s for s in samples if s["t"] >= warm_up]
+    if not later:
+        return {}
+    out: dict[str, Any] = {}
+    for proc, base in later[0]["rss_mb"].items():
+        values = [s["rss_mb"].get(proc) for s in later]
+        if not base or None in values:
+            out[proc] = {"base_mb": base, "note": "not in every sample (restarted or gone)"}
+            continue
+        change = max(abs(v - base) / base * 100 for v in values)
+        out[proc] = {
+            "base_mb": base,
+            "base_at_s": later[0]["t"],
+            "end_mb": values[-1],
+            "max_mb": max(values),
+            "max_change_pct": round(change, 1),
+            "within_10pct": change <= 10.0,
+        }
     return out
 
 
@@ -177,7 +216,12 @@ def main() -> None:
     parser.add_argument("--url", help="drive a running server instead of starting one")
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between RSS samples")
     parser.add_argument("--timeout", type=float, default=30.0, help="per request, seconds")
-    parser.add_argument("--name", help="results file name (default load-<duration>s)")
+    parser.add_argument("--name", help="results file name (default load[-STORE]-<duration>s)")
+    parser.add_argument("--store", choices=("faiss", "pgvector"), default="faiss")
+    parser.add_argument(
+        "--warm-up", type=float, default=300.0,
+        help="seconds after which memory should stay flat (default 300)",
+    )
     parser.add_argument(
         "--boot-timeout", type=float, default=900.0, help="seconds for qa serve to get ready"
     )
@@ -186,26 +230,31 @@ def main() -> None:
         raise SystemExit("--rate and --duration must be positive")
 
     qs = questions()
-    with tempfile.TemporaryDirectory(prefix="qa-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="qa-load-") as tmp, contextlib.ExitStack() as stack:
         server: Server | None = None
         if args.url:
             url, master = args.url.rstrip("/"), None
         else:
             index_dir = args.index_dir or Path(tmp) / "index"
-            print(f"starting qa serve --workers {args.workers} on {index_dir} ...", flush=True)
-            server = Server(
-                index_dir,
-                args.workers,
-                env={"QA_CORPUS": str(ROOT / "seeds")},
-                boot_timeout=args.boot_timeout,
+            env = {"QA_CORPUS": str(ROOT / "seeds")}
+            if args.store == "pgvector":
+                from store.pgserver import LocalPostgres
+
+                pg = stack.enter_context(LocalPostgres(durable=True))
+                env |= {"QA_STORE": "pgvector", "QA_DATABASE_URL": pg.url}
+            print(
+                f"starting qa serve --workers {args.workers} on {args.store} ({index_dir}) ...",
+                flush=True,
             )
+            server = Server(index_dir, args.workers, env=env, boot_timeout=args.boot_timeout)
             url, master = server.url, server.proc.pid
         try:
             result = run(url, master, qs, args)
         finally:
             if server is not None:
                 server.stop()
-    name = args.name or f"load-{args.duration:g}s"
+    store = "" if args.store == "faiss" else f"-{args.store}"
+    name = args.name or f"load{store}-{args.duration:g}s"
     path = write_result(name, result)
     print_summary(result)
     print(f"wrote {path.relative_to(ROOT)}")
@@ -244,9 +293,12 @@ def run(url: str, master: int | None, qs: list[str], args: argparse.Namespace) -
         "rate_rps": args.rate,
         "duration_s": args.duration,
         "workers": args.workers if master is not None else None,
+        "store": args.store if master is not None else None,
         **summary,
         "rss_mb_start": rss_start,
         "rss_mb_end": rss_end,
+        "warm_up_s": args.warm_up,
+        "rss_after_warm_up": after_warm_up(samples, args.warm_up),
         "rss_mb_samples": samples,
     }
 
@@ -263,9 +315,20 @@ def print_summary(result: dict[str, Any]) -> None:
     if result["errors_by_kind"]:
         print("errors:", result["errors_by_kind"])
     start, end = result["rss_mb_start"], result["rss_mb_end"]
-    rows = [[proc, start.get(proc), end.get(proc)] for proc in start]
+    flat = result["rss_after_warm_up"]
+    rows = [
+        [proc, start.get(proc), flat.get(proc, {}).get("base_mb"), end.get(proc),
+         flat.get(proc, {}).get("max_change_pct")]
+        for proc in start
+    ]
     if rows:
-        print(table(["process", "RSS start MB", "RSS end MB"], rows))
+        print(
+            table(
+                ["process", "RSS start MB", f"after {result['warm_up_s']:g} s", "RSS end MB",
+                 "max change %"],
+                rows,
+            )
+        )
 
 
 if __name__ == "__main__":

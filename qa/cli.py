@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qa.errors import QAError
+from qa.errors import QAError, StoreUnavailable
 from qa.read import NAMES as READER_NAMES
 from qa.settings import InvalidSetting, Settings
 from qa.types import Answer, Filters, Passage, Result
@@ -75,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.command_parser.error(f"argument {flag}: {exc}")
             raise
         return int(args.func(args, settings) or 0)
+    except StoreUnavailable as exc:  # its message is for clients; the operator wants the cause
+        print(f"qa: error: {exc} ({exc.__cause__ or 'no cause'})", file=sys.stderr)
+        return 1
     except QAError as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return 1

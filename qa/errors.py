@@ -57,3 +57,14 @@ class Busy(QAError):
 
     code = "busy"
     status = 409
+
+
+class StoreUnavailable(QAError):
+    """The store cannot be reached or did not answer in time (a database outage): nothing can be
+    read or written now, and trying again later may work, so the HTTP layer answers 503 with
+    ``Retry-After``. Messages name no host, path or driver error: they reach clients."""
+
+    code = "store_unavailable"
+    status = 503
+    #: seconds a client is told to wait before trying again
+    retry_after = 2

@@ -15,6 +15,7 @@ so ``Settings(top_k=3)``, ``settings.replace(top_k=3)`` and ``settings.top_k`` n
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ POSITIVE_LIMITS = (
     "max_document_chars",
     "max_file_bytes",
 )
+#: the longest ``store_timeout``, a day: PostgreSQL's timeouts count milliseconds in 32 bits
+MAX_STORE_TIMEOUT = 86_400
 
 
 class InvalidSetting(ValueError):
@@ -69,6 +72,9 @@ class StoreSettings:
     faiss_exact_max: int = 200_000  # faiss: exact search below this many chunks, HNSW above
     faiss_mmap: bool = False  # faiss: map the vectors file instead of reading it (shared pages)
     write_timeout: float = 30.0  # seconds a write waits for another writer before 409 busy
+    # seconds to reach the store (pgvector: connect, borrow a connection, a search) before a
+    # request is answered 503 store_unavailable
+    store_timeout: float = 3.0
 
     def __post_init__(self) -> None:
         self.index_dir = Path(self.index_dir)
@@ -209,6 +215,14 @@ class Settings:
                 raise InvalidSetting(name, f"{name} must be a whole number of at least 1")
         if problem := self.limits.top_k_problem(self.retrieval.top_k):
             raise InvalidSetting("top_k", problem)
+        timeout = self.storage.store_timeout
+        # zero would refuse every request, and past a day PostgreSQL's millisecond timeouts
+        # overflow; NaN fails both comparisons
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            timeout = math.nan
+        if not 0 < timeout <= MAX_STORE_TIMEOUT:
+            seconds = f"a number of seconds above 0 and at most {MAX_STORE_TIMEOUT}"
+            raise InvalidSetting("store_timeout", f"store_timeout must be {seconds}")
 
     def __getattr__(self, name: str) -> Any:
         """Flat reads (``settings.top_k``) for scripts written before the groups; the library

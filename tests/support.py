@@ -173,3 +173,56 @@ def squad_example(
         context=context,
         starts=[start for _, start in spans],
     )
+
+
+# -- servers under drills ------------------------------------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    """The processes ``pid`` started (a ``qa serve`` master's workers)."""
+    out: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            out += [int(x) for x in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return out
+
+
+def running(pids: list[int]) -> list[int]:
+    """Those of ``pids`` that still run (a zombie has ended)."""
+    alive = []
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if state not in ("Z", "X"):
+            alive.append(pid)
+    return alive
+
+
+def server_details(extra: tuple[str | Path, ...] = ()) -> list[str]:
+    """What no response may show: where the server's files lie (the checkout, the virtualenv,
+    the temporary folder, ``extra`` folders), tracebacks and driver errors."""
+    import sys
+    import tempfile
+
+    found = [str(ROOT), sys.prefix, str(Path(tempfile.gettempdir()) / ""), *map(str, extra)]
+    found += [str(Path(p).resolve()) for p in extra]
+    return [*dict.fromkeys(found), "Traceback", 'File "', "site-packages", "psycopg",
+            "OperationalError", "sqlite3."]
+
+
+def assert_no_server_details(bodies: list[Any], *extra: str | Path) -> None:
+    """No response body in ``bodies`` (bytes or text) shows a server path or internals."""
+    needles = server_details(extra)
+    assert bodies, "no response bodies to check"
+    for body in bodies:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+        shown = [n for n in needles if n in text]
+        assert not shown, f"{shown} in a response: {text[:500]}"

@@ -33,8 +33,10 @@ def test_bad_env_value_names_the_variable():
 
 
 def test_groups_hold_each_field_once_and_flat_names_reach_them():
-    s = Settings.from_env({"QA_STORE": "pgvector", "QA_READER_PASSAGES": "2"}, top_k=3)
+    env = {"QA_STORE": "pgvector", "QA_READER_PASSAGES": "2", "QA_STORE_TIMEOUT": "1.5"}
+    s = Settings.from_env(env, top_k=3)
     assert s.storage.store == "pgvector" and s.reading.reader_passages == 2
+    assert s.storage.store_timeout == 1.5 == s.store_timeout  # the store's, beside its pool
     assert s.retrieval.top_k == 3 == s.top_k  # flat reads still work for scripts
     changed = s.replace(top_k=4, answer_threshold=0.5)
     assert (changed.retrieval.top_k, changed.reading.answer_threshold) == (4, 0.5)
@@ -52,6 +54,9 @@ def test_groups_hold_each_field_once_and_flat_names_reach_them():
         ({}, {"top_k": 0}, "top_k must be between 1 and 100"),
         ({"QA_MAX_TOP_K": "3"}, {"top_k": 5}, "top_k must be between 1 and 3"),
         ({"QA_MAX_BATCH": "0"}, {}, "QA_MAX_BATCH=0: max_batch must be a whole number"),
+        ({"QA_STORE_TIMEOUT": "0"}, {}, "QA_STORE_TIMEOUT=0: store_timeout must be a number"),
+        ({"QA_STORE_TIMEOUT": "nan"}, {}, "QA_STORE_TIMEOUT=nan: store_timeout must be a number"),
+        ({}, {"store_timeout": -1.0}, "store_timeout must be a number of seconds above 0"),
     ],
 )
 def test_values_the_service_refuses_are_refused_at_start_up_in_its_words(

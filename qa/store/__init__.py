@@ -26,7 +26,9 @@ def store_exists(settings: StoreSettings) -> bool:
     if _backend(settings) == "pgvector":
         from qa.store.pgvector import PgVectorStore
 
-        return PgVectorStore.exists(_database_url(settings), settings.pg_table_prefix)
+        return PgVectorStore.exists(
+            _database_url(settings), settings.pg_table_prefix, settings.store_timeout
+        )
     from qa.store.faiss_sqlite import FaissSqliteStore
 
     return FaissSqliteStore.exists(settings.index_dir)
@@ -48,6 +50,7 @@ def open_store(settings: StoreSettings, config: StoreConfig | None = None) -> St
             pool_size=settings.pg_pool_size,
             ef_search=settings.pg_ef_search,
             build_memory=settings.pg_build_memory,
+            store_timeout=settings.store_timeout,
         )
     else:
         from qa.store.faiss_sqlite import FaissSqliteStore

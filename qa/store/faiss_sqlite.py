@@ -344,7 +344,7 @@ class FaissSqliteStore(sql.DocumentRows):
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
                         raise Busy(
-                            f"another write to {self.dir} is in progress (waited "
+                            "another write to the index is in progress (waited "
                             f"{self.write_timeout:g}s); nothing was written, try again"
                         ) from None
                     time.sleep(0.05)

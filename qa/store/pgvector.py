@@ -9,7 +9,10 @@ on that row serializes writers across all app servers (a writer that waits longe
 
 The threads of one process share a pool of connections (``pool_size``): each search, read or write
 block borrows one for its duration, so searches go on while another thread holds a write open,
-and a slow query holds up only its own thread.
+and a slow query holds up only its own thread. While the server cannot be reached, every call
+fails within ``store_timeout`` seconds (mostly at once) with ``StoreUnavailable``, and the first
+call after it is back is served (``qa.store.pg_connections``). A write is acknowledged only once
+its commit is durable on the server; one that fails, or whose commit went unanswered, raises.
 
 The service creates the schema and records its version in the meta table; a schema of another
 version is refused with the rebuild command, as the embedded store does.
@@ -27,8 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.errors import Busy, DocumentNotFound, IndexError_
+from qa.errors import Busy, DocumentNotFound, IndexError_, StoreUnavailable
 from qa.store.base import Hit, StoreConfig, StoredChunk
+from qa.store.pg_connections import PgConnections, connect, translated
 from qa.store.sql import (
     DOCUMENT_COLUMNS,
     DocumentRows,
@@ -46,44 +50,27 @@ HNSW_EF_CONSTRUCTION = 64
 #: ``maintenance_work_mem`` of the write that builds the HNSW graph (``QA_PG_BUILD_MEMORY``): a
 #: graph that outgrows it is finished on disk, page by page, many times slower
 BUILD_MEMORY = "1GB"
+#: seconds to reach the server and to borrow a connection (``QA_STORE_TIMEOUT``); a search may
+#: run this long too
+STORE_TIMEOUT = 3.0
 #: the search's candidate list (``QA_PG_EF_SEARCH``): pgvector's default of 40 missed a third of
 #: the true neighbours at 100k embedding-like vectors (README, Scaling)
 EF_SEARCH = 200
 
 
-def _pool(url: str, size: int, timeout: float) -> Any:
-    """Up to ``size`` autocommit connections with pgvector's types, opened on demand; a caller
-    waits at most ``timeout`` seconds for one."""
+def _connections(url: str, size: int, timeout: float) -> PgConnections:
+    """Connections with pgvector's types, once the extension exists."""
     try:
-        import psycopg
+        import psycopg_pool  # noqa: F401
         from pgvector.psycopg import register_vector
-        from psycopg_pool import ConnectionPool, PoolTimeout
     except ImportError as exc:  # pragma: no cover - the optional extra is missing
         raise IndexError_(
             "QA_STORE=pgvector needs the PostgreSQL driver: pip install 'qa[scale]'"
         ) from exc
-    try:
-        # the extension first: register_vector looks its type up on every new connection
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    except psycopg.OperationalError as exc:
-        raise IndexError_(f"cannot reach PostgreSQL at {_redact(url)}: {exc}") from exc
-    pool = ConnectionPool(
-        url,
-        min_size=1,
-        max_size=max(1, size),
-        kwargs={"autocommit": True},
-        configure=register_vector,
-        timeout=timeout,
-        open=False,
-        name="qa-pgvector",
-    )
-    try:
-        pool.open(wait=True, timeout=timeout)
-    except PoolTimeout as exc:
-        pool.close()
-        raise IndexError_(f"cannot reach PostgreSQL at {_redact(url)}: {exc}") from exc
-    return pool
+    # the extension first: register_vector looks its type up on every new connection
+    with connect(url, timeout) as conn, translated():
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    return PgConnections(url, size, timeout, configure=register_vector)
 
 
 def _redact(url: str) -> str:
@@ -142,7 +129,8 @@ class _Writer:
 
 class PgVectorStore(DocumentRows):
     """``url``: a libpq connection string; ``prefix`` names this store's tables, so several
-    indexes can share one database; ``pool_size``: connections this process's threads share."""
+    indexes can share one database; ``pool_size``: connections this process's threads share;
+    ``store_timeout``: seconds before an unreachable or silent server is ``StoreUnavailable``."""
 
     kind = "pgvector"
     format_version = FORMAT_VERSION
@@ -159,7 +147,10 @@ class PgVectorStore(DocumentRows):
         pool_size: int = 4,
         ef_search: int = EF_SEARCH,
         build_memory: str = BUILD_MEMORY,
+        store_timeout: float = STORE_TIMEOUT,
     ) -> None:
+        if store_timeout <= 0:
+            raise ValueError(f"store timeout {store_timeout!r}: a number of seconds above 0")
         if not re.fullmatch(r"[a-z_][a-z0-9_]{0,40}", prefix):
             raise ValueError(f"table prefix {prefix!r}: lower-case letters, digits and _ only")
         if not re.fullmatch(r"[1-9][0-9]{0,6}(kB|MB|GB)", build_memory):
@@ -167,26 +158,25 @@ class PgVectorStore(DocumentRows):
         self.build_memory = build_memory
         self.url = url
         self.write_timeout = write_timeout
+        self.store_timeout = store_timeout
         #: HNSW candidate list of a search (raised to k when k is larger): recall against speed
         self.ef_search = ef_search
         self.tables = {n: f"{prefix}{n}" for n in ("meta", "documents", "chunks")}
         # guards only what is cached here (configuration, last generation seen)
         self._lock = threading.Lock()
-        self._pool = _pool(url, pool_size, timeout=max(write_timeout, 10.0))
+        self._connections = _connections(url, pool_size, store_timeout)
         self._seen_generation = -1
         try:
             self.config = self._open(config, create)
         except BaseException:
-            self._pool.close()
+            self._connections.close()
             raise
         self.dim = self.config.dimension
         self._seen_generation = self.generation()
 
     @classmethod
-    def exists(cls, url: str, prefix: str = "qa_") -> bool:
-        import psycopg
-
-        with psycopg.connect(url, autocommit=True) as conn:
+    def exists(cls, url: str, prefix: str = "qa_", timeout: float = STORE_TIMEOUT) -> bool:
+        with connect(url, timeout) as conn, translated():
             row = conn.execute("SELECT to_regclass(%s)", (f"{prefix}meta",)).fetchone()
             if row is None or row[0] is None:
                 return False
@@ -199,7 +189,7 @@ class PgVectorStore(DocumentRows):
 
     def _open(self, config: StoreConfig | None, create: bool) -> StoreConfig:
         t = self.tables
-        with self._pool.connection() as conn, conn.transaction():
+        with self._connections.connection() as conn, conn.transaction():
             # replicas starting together: one creates the schema, the others then find it
             conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (t["meta"],))
             conn.execute(
@@ -295,45 +285,58 @@ class PgVectorStore(DocumentRows):
 
     @contextlib.contextmanager
     def _writing(self, rebuild: StoreConfig | None) -> Iterator[_Writer]:
-        import psycopg
-
-        t = self.tables
-        with self._pool.connection() as conn, conn.transaction():
-            conn.execute(f"SET LOCAL lock_timeout = '{int(self.write_timeout * 1000)}ms'")
-            try:
-                row = conn.execute(
-                    f"SELECT value FROM {t['meta']} WHERE key = 'generation' FOR UPDATE"
-                ).fetchone()
-            except psycopg.errors.LockNotAvailable:
-                raise Busy(
-                    f"another write to the index is in progress (waited {self.write_timeout:g}s);"
-                    " nothing was written, try again"
-                ) from None
-            conn.execute("SET LOCAL lock_timeout = 0")
-            if rebuild is None:
-                yield _Writer(conn, t, self.dim)
-                self._index_vectors(conn, t["chunks"])
-            else:
-                # New tables, loaded and indexed out of sight, then swapped for the old ones at
-                # commit: searches read the old contents meanwhile, and the new graph is built in
-                # bulk rather than grown among the old rows' dead entries.
-                new = {n: f"{t[n]}_next" for n in ("documents", "chunks")}
-                for name in (new["chunks"], new["documents"]):
-                    conn.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
-                self._create_tables(conn, rebuild.dimension, new)
-                yield _Writer(conn, new, rebuild.dimension)
-                self._index_vectors(conn, new["chunks"])
-                self._swap(conn, new)
-                self._write_meta(conn, rebuild.to_dict() | {"created": _new_identity()})
-            self._write_meta(conn, {"generation": int(row[0]) + 1})
+        try:
+            with self._connections.connection() as conn, conn.transaction():
+                yield from self._write(conn, rebuild)
+        except StoreUnavailable as exc:
+            raise StoreUnavailable(
+                "the index cannot be reached right now, so this write was not confirmed (it may "
+                "or may not have been saved): send it again in a few seconds"
+            ) from exc
         if rebuild is not None:
             with self._lock:
                 self.config, self.dim = rebuild, rebuild.dimension
 
+    def _write(self, conn: Any, rebuild: StoreConfig | None) -> Iterator[_Writer]:
+        """The write block inside its transaction."""
+        import psycopg
+
+        t = self.tables
+        # acknowledged means durable: a server run with synchronous_commit off would
+        # otherwise answer a commit that a crash can still undo
+        conn.execute("SET LOCAL synchronous_commit = on")
+        conn.execute(f"SET LOCAL lock_timeout = '{int(self.write_timeout * 1000)}ms'")
+        try:
+            row = conn.execute(
+                f"SELECT value FROM {t['meta']} WHERE key = 'generation' FOR UPDATE"
+            ).fetchone()
+        except psycopg.errors.LockNotAvailable:
+            raise Busy(
+                f"another write to the index is in progress (waited {self.write_timeout:g}s);"
+                " nothing was written, try again"
+            ) from None
+        conn.execute("SET LOCAL lock_timeout = 0")
+        if rebuild is None:
+            yield _Writer(conn, t, self.dim)
+            self._index_vectors(conn, t["chunks"])
+        else:
+            # New tables, loaded and indexed out of sight, then swapped for the old ones at
+            # commit: searches read the old contents meanwhile, and the new graph is built in
+            # bulk rather than grown among the old rows' dead entries.
+            new = {n: f"{t[n]}_next" for n in ("documents", "chunks")}
+            for name in (new["chunks"], new["documents"]):
+                conn.execute(f"DROP TABLE IF EXISTS {name} CASCADE")
+            self._create_tables(conn, rebuild.dimension, new)
+            yield _Writer(conn, new, rebuild.dimension)
+            self._index_vectors(conn, new["chunks"])
+            self._swap(conn, new)
+            self._write_meta(conn, rebuild.to_dict() | {"created": _new_identity()})
+        self._write_meta(conn, {"generation": int(row[0]) + 1})
+
     # -- reads ---------------------------------------------------------------------------------
 
     def _rows(self, sql: str, args: Any = ()) -> list[Any]:
-        with self._pool.connection() as conn:
+        with self._connections.connection() as conn:
             return list(conn.execute(sql, args).fetchall())
 
     def generation(self) -> int:
@@ -350,7 +353,7 @@ class PgVectorStore(DocumentRows):
         generation = self.generation()
         if generation == self._seen_generation:
             return False
-        with self._pool.connection() as conn:
+        with self._connections.connection() as conn:
             config = StoreConfig.from_dict(self._meta(conn))
         with self._lock:
             self.config, self.dim = config, config.dimension
@@ -366,9 +369,10 @@ class PgVectorStore(DocumentRows):
         where, args = "", [query]
         if allowed is not None:  # a list (not a numpy array: that would be sent as a vector)
             where, args = "WHERE id = ANY(%s)", [query, sorted(allowed)]
-        with self._pool.connection() as conn, conn.transaction():
+        with self._connections.connection() as conn, conn.transaction():
             # HNSW returns at most ef_search rows; iterative scans keep going past filtered-out
             # rows instead of returning fewer than k
+            conn.execute(f"SET LOCAL statement_timeout = '{int(self.store_timeout * 1000)}ms'")
             conn.execute(f"SET LOCAL hnsw.ef_search = {max(int(self.ef_search), int(k))}")
             conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
             rows = conn.execute(
@@ -409,7 +413,7 @@ class PgVectorStore(DocumentRows):
         return f"{column} = ANY(%s)", values
 
     def close(self) -> None:
-        self._pool.close()
+        self._connections.close()
 
 
 def _new_identity() -> str:

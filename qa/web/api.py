@@ -40,7 +40,7 @@ def ask() -> Response:
     top_k = _integral(body.get("top_k"))
     result = web.run(web.service.ask, body["question"], top_k, body.get("filters"))
     _observe(result)
-    return jsonify(result.to_dict())
+    return _answer(result.to_dict())
 
 
 @bp.post("/ask/batch")
@@ -55,7 +55,7 @@ def ask_batch() -> Response:
     results = web.run(web.service.ask_batch, questions, top_k, body.get("filters"))
     for result in results:
         _observe(result)
-    return jsonify({"results": [r.to_dict() for r in results]})
+    return _answer({"results": [r.to_dict() for r in results]})
 
 
 def _check_batch_work(questions: int, top_k: Any) -> None:
@@ -84,19 +84,19 @@ def search() -> Response:
     filters = _query_filters()
     web = state()
     passages = web.run(web.service.search, query, top_k, filters)
-    return jsonify({"query": query.strip(), "passages": [p.to_dict() for p in passages]})
+    return _answer({"query": query.strip(), "passages": [p.to_dict() for p in passages]})
 
 
 @bp.get("/documents")
 def list_documents() -> Response:
     web = state()
-    return jsonify({"documents": [d.to_dict() for d in web.service.documents()]})
+    return _answer({"documents": [d.to_dict() for d in web.service.documents()]})
 
 
 @bp.get("/documents/<doc_id>")
 def get_document(doc_id: str) -> Response:
     doc, info = state().service.document(doc_id)
-    return jsonify(info.to_dict() | {"text": doc.text, "content": [list(r) for r in doc.content]})
+    return _answer(info.to_dict() | {"text": doc.text, "content": [list(r) for r in doc.content]})
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -176,15 +176,23 @@ def _add_uploads() -> Any:
             names[path] = original
         docs, problems = load_documents(list(names), max_file_bytes=limit)
         if problems:
-            for problem in problems:  # name files as the client did, not by the temporary path
-                path = Path(problem.path)
-                problem.path = names.get(path, path.name)
+            for problem in problems:  # name files as the client did, never the temporary folder
+                problem.path = _as_sent(problem.path, names, tmp)
+                problem.reason = _as_sent(problem.reason, names, tmp)
             raise _refused(400, problems)
         for doc in docs:
             # the temporary path means nothing once the request ends; keep what the client sent
             if doc.path:
                 doc.path = names.get(Path(doc.path), Path(doc.path).name)
         return web.run(web.service.add_documents, _refuse_oversized(docs))
+
+
+def _as_sent(text: str, names: dict[Path, str], tmp: str) -> str:
+    """``text`` (a problem's location or reason) with every saved file's path replaced by the
+    name the client sent, and anything else under the temporary folder by its file name."""
+    for path in sorted(names, key=lambda p: len(str(p)), reverse=True):
+        text = text.replace(str(path), names[path])
+    return text.replace(tmp + os.sep, "").replace(tmp, "")
 
 
 def _save_upload(upload: FileStorage, path: Path, original: str, limit: int) -> None:
@@ -227,6 +235,26 @@ def _require_token() -> None:
             headers={"Retry-After": str(max(1, math.ceil(wait)))},
         )
     require_token(web.settings.server.api_token)
+
+
+# -- responses -----------------------------------------------------------------------------------
+
+
+def _answer(body: dict[str, Any]) -> Response:
+    """``body`` as JSON, each document's ``path`` cut to its file name: documents indexed from
+    the server's corpus were found at a path on the server, which is no business of a client."""
+    return jsonify(_file_names(body))
+
+
+def _file_names(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: Path(v).name if k == "path" and isinstance(v, str) else _file_names(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_file_names(v) for v in value]
+    return value
 
 
 # -- request parsing -----------------------------------------------------------------------------

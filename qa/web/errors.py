@@ -2,6 +2,9 @@
 
 Library errors (``QAError``) carry their own code and status; Werkzeug's HTTP errors (404, 405,
 413, ...) keep theirs; anything else is logged and answered as a 500 without leaking internals.
+A library error of the server's own making (5xx) is answered with a fixed sentence too: its
+message names server paths and database addresses, which belong in the log. The store being
+unreachable is the exception: a 503 with ``Retry-After`` whose message is written for clients.
 Browsers asking for a page get the same message as a small HTML page instead of JSON.
 """
 
@@ -13,7 +16,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from qa.errors import QAError
+from qa.errors import QAError, StoreUnavailable
 from qa.types import LoadProblem
 
 log = logging.getLogger(__name__)
@@ -33,6 +36,9 @@ HTTP_CODES = {
     501: "not_implemented",
     503: "unavailable",
 }
+
+#: what a client is told of a library error of the server's own making (the log has the details)
+SERVER_FAULT = "the index cannot be used as it is; the server log says why"
 
 
 class ApiError(Exception):
@@ -80,6 +86,16 @@ def error_response(
     return response
 
 
+def store_unavailable(exc: StoreUnavailable) -> Response:
+    """503 with ``Retry-After``; one log line, not a traceback per request of an outage."""
+    log.warning(
+        "%s %s: %s (%s)", request.method, request.path, exc, exc.__cause__ or "no cause"
+    )
+    return error_response(
+        exc.status, exc.code, str(exc), {"Retry-After": str(exc.retry_after)}
+    )
+
+
 def _wants_html() -> bool:
     """Pages (not ``/api``, ``/healthz``, ...) requested by a browser get HTML errors."""
     path = request.path
@@ -96,8 +112,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(QAError)
     def _qa_error(exc: QAError) -> Response:
+        if isinstance(exc, StoreUnavailable):
+            return store_unavailable(exc)
         if exc.status >= 500:
             log.exception("library error on %s %s", request.method, request.path)
+            return error_response(exc.status, exc.code, SERVER_FAULT)
         return error_response(exc.status, exc.code, str(exc))
 
     @app.errorhandler(HTTPException)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 from flask import Blueprint, Response, current_app, jsonify, send_from_directory
 
+from qa.errors import QAError, StoreUnavailable
 from qa.web.auth import require_token
 from qa.web.context import state
+from qa.web.errors import SERVER_FAULT
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +32,45 @@ def openapi_spec() -> dict[str, Any]:
 
 @bp.get("/healthz")
 def healthz() -> tuple[Response, int]:
-    """200 when the index opens and answers a count; 503 (with the reason) when it does not, so a
-    load balancer stops sending questions to a worker that cannot answer them."""
+    """Readiness: 200 when the index opens and answers a count; 503 when it does not
+    (``store_unavailable``, with ``Retry-After``, while the store cannot be reached), so a load
+    balancer stops sending questions to a worker that cannot answer them."""
     try:
         health = state().service.health()
+    except StoreUnavailable as exc:
+        log.warning("not ready: %s (%s)", exc, exc.__cause__ or "no cause")
+        return _not_ready("unavailable", exc.code, str(exc), exc.retry_after)
     except Exception as exc:  # any failure here means "not ready", never a 500
-        log.warning("health check failed: %s", exc)
-        return jsonify({"status": "error", "error": f"{type(exc).__name__}: {exc}"}), 503
-    return jsonify(health), 200
+        log.warning("health check failed: %s: %s", type(exc).__name__, exc)
+        code = exc.code if isinstance(exc, QAError) else "index_error"
+        return _not_ready("error", code, SERVER_FAULT)
+    public = {k: _without_paths(v) for k, v in health.items() if k != "index_dir"}
+    return jsonify(public | {"live": True, "ready": True}), 200
+
+
+@bp.get("/healthz/live")
+def liveness() -> Response:
+    """Liveness: this worker answers HTTP. It reads nothing, so a store outage (which restarting
+    the worker would not cure) never fails it; readiness is ``/healthz``."""
+    return jsonify({"status": "ok", "live": True})
+
+
+def _not_ready(
+    status: str, code: str, message: str, retry_after: int | None = None
+) -> tuple[Response, int]:
+    error = {"code": code, "message": message}
+    response = jsonify({"status": status, "live": True, "ready": False, "error": error})
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response, 503
+
+
+def _without_paths(value: Any) -> Any:
+    """A model named by where it lies on the server (``transformer:/srv/.../models/reader``) as
+    its last two path parts (``transformer:models/reader``): what it is, not where."""
+    if not isinstance(value, str):
+        return value
+    return re.sub(r"(?<![\w.])/(?:[^/\s:]+/)*([^/\s:]+/[^/\s:]+)", r"\1", value)
 
 
 @bp.get("/metrics")

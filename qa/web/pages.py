@@ -5,17 +5,20 @@ highlighted and scrolled into view (``#answer``), and ``/add`` uploads files thr
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, render_template, request, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 from markupsafe import Markup
 
-from qa.errors import QAError
+from qa.errors import QAError, StoreUnavailable
 from qa.types import Answer, Passage, Refusal, Result
 from qa.web.context import state
 from qa.web.errors import ApiError
 from qa.web.render import Mark, highlight
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__)
 
@@ -62,30 +65,41 @@ class RefusalView:
     reason: str
 
 
+#: what the form says while the store cannot be reached
+STORE_UNAVAILABLE = (
+    "The articles cannot be reached right now, so no question can be answered. This is on our "
+    "side, not your question: try again in a few seconds."
+)
+
+
 @bp.get("/")
-def index() -> tuple[str, int]:
+def index() -> Response:
     web = state()
     question = request.args.get("q", "")
     view: ResultView | None = None
     error: str | None = None
     status = 200
+    headers: dict[str, str] = {}
     documents = []
-    if question.strip():
-        try:
-            result = web.run(web.service.ask, question)
-        except QAError as exc:
-            if exc.status >= 500:
-                raise
-            error, status = str(exc), exc.status
+    try:
+        if question.strip():
+            try:
+                result = web.run(web.service.ask, question)
+            except QAError as exc:
+                if exc.status >= 500:
+                    raise
+                error, status = str(exc), exc.status
+            else:
+                web.metrics.observe_result(result.timings_ms, result.answer is not None)
+                view = _result_view(result)
         else:
-            web.metrics.observe_result(result.timings_ms, result.answer is not None)
-            view = _result_view(result)
-    else:
-        documents = web.service.documents()
-    return (
-        render_template("index.html", q=question, view=view, error=error, documents=documents),
-        status,
-    )
+            documents = web.service.documents()
+    except StoreUnavailable as exc:
+        log.warning("%s %s: %s (%s)", request.method, request.path, exc, exc.__cause__)
+        error, status = STORE_UNAVAILABLE, exc.status
+        headers["Retry-After"] = str(exc.retry_after)
+    page = render_template("index.html", q=question, view=view, error=error, documents=documents)
+    return Response(page, status=status, headers=headers, mimetype="text/html")
 
 
 @bp.get("/add")

@@ -35,7 +35,8 @@ class ServeProcess:
     """``qa [--index-dir DIR] serve`` on 127.0.0.1:``port``; a context manager that stops it.
 
     ``env`` is laid over this process's environment; a ``None`` value removes that variable.
-    The server's output goes to ``log_path`` (discarded when there is none)."""
+    The server's output goes to ``log_path`` (discarded when there is none). ``port``: a given
+    one instead of a free one (a server started again where another one was)."""
 
     def __init__(
         self,
@@ -46,8 +47,9 @@ class ServeProcess:
         env: Mapping[str, str | None] | None = None,
         cwd: str | Path | None = None,
         log_path: str | Path | None = None,
+        port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = Path(log_path) if log_path is not None else None
         cmd = [sys.executable, "-m", "qa.cli"]

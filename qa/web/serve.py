@@ -34,6 +34,10 @@ SPARE_THREADS = 2
 
 #: seconds a worker may take to load models and the index before gunicorn gives up on it
 WORKER_BOOT_TIMEOUT = 180
+#: seconds a stopping worker has to finish the requests it holds
+GRACEFUL_TIMEOUT = 20
+#: seconds past that before a worker whose master is gone is ended (qa.web.parent_watch)
+ORPHAN_GRACE = GRACEFUL_TIMEOUT + 5
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -178,6 +182,10 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         )
 
     def post_fork(_server: Any, worker: Any) -> None:
+        from qa.web.parent_watch import watch_parent
+
+        # first: the master may die while this worker is still loading its models
+        watch_parent(worker.ppid, ORPHAN_GRACE)
         ready = worker.app.wsgi().config.get("QA_POST_FORK")
         if ready is not None:
             ready()
@@ -196,7 +204,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "worker_class": "qa.web.worker.HeadFirstWorker",
         "threads": max(settings.server.queue_size, settings.server.threads) + SPARE_THREADS,
         "timeout": WORKER_BOOT_TIMEOUT,
-        "graceful_timeout": 20,
+        "graceful_timeout": GRACEFUL_TIMEOUT,
         "keepalive": 5,
         "accesslog": "-",
         "errorlog": "-",

@@ -44,6 +44,7 @@ from gunicorn.http2 import negotiation
 from gunicorn.workers.gthread import ThreadWorker
 
 from qa.web.framing import RequestBuffer
+from qa.web.parent_watch import leave
 
 #: seconds a client has, from its first byte, to send a whole request head
 HEAD_TIMEOUT = 10.0
@@ -80,6 +81,28 @@ class HeadFirstWorker(ThreadWorker):
         self._waiting: dict[Any, _Waiting] = {}
         self._held = 0  # bytes the waiting requests hold
         self._max_body: int | None = None
+
+    def run(self) -> None:
+        """gunicorn's loop, then an immediate exit (see ``qa.web.parent_watch.leave``): past the
+        interpreter's shutdown, native libraries' destructors can hang a forked worker."""
+        status = 0
+        try:
+            super().run()
+        except SystemExit as exc:  # gunicorn's handlers of SIGQUIT and SIGABRT exit this way
+            status = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            self.log.exception("worker %s: its loop failed", self.pid)
+            status = 1
+        self.log.info("Worker exiting (pid: %s)", self.pid)
+        leave(status)
+
+    def is_parent_alive(self) -> bool:
+        """With the master gone, stop as a SIGTERM from it would stop the worker: requests still
+        being read are dropped, those running finish (within ``graceful_timeout``)."""
+        if super().is_parent_alive():
+            return True
+        self.alive = False
+        return False
 
     @property
     def max_body(self) -> int:

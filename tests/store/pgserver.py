@@ -53,6 +53,12 @@ class LocalPostgres:
             str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
             "-E", "UTF8", "--no-sync",
         )
+        self.restart()
+        return self.url
+
+    def restart(self) -> None:
+        """Start the server on its data folder (again, after ``crash``); returns once it accepts
+        connections, crash recovery done."""
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.root}"
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -60,7 +66,11 @@ class LocalPostgres:
             str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
             "-o", options, "-w", "-t", "60", "start",
         )
-        return self.url
+
+    def crash(self) -> None:
+        """Stop the server as a crash does (``pg_ctl -m immediate``): no checkpoint, connections
+        cut; ``restart`` runs crash recovery."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
 
     def create_extension(self) -> None:
         import psycopg

@@ -78,7 +78,7 @@ def test_many_threads_search_and_write_through_a_bounded_pool(store: PgVectorSto
         t.join(120)
     assert not errors and not wrong
     assert store.count() == (11, 12 + 15)
-    stats = store._pool.get_stats()
+    stats = store._connections.stats()
     # nine threads were served by more than one connection, never by more than the pool's size
     assert 2 <= stats["pool_size"] <= 4
 
@@ -98,7 +98,7 @@ def test_a_replica_saves_its_bm25_index_in_an_index_dir_it_has_not_made_yet(
 
 
 def _indexes(store: PgVectorStore) -> dict[str, str]:
-    with store._pool.connection() as conn:
+    with store._connections.connection() as conn:
         rows = conn.execute(
             "SELECT indexname, tablename FROM pg_indexes WHERE tablename LIKE %s",
             (store.tables["chunks"].replace("_", r"\_") + "%",),
@@ -108,7 +108,7 @@ def _indexes(store: PgVectorStore) -> dict[str, str]:
 
 def _plan(store: PgVectorStore, vector: object) -> str:
     c = store.tables["chunks"]
-    with store._pool.connection() as conn, conn.transaction():
+    with store._connections.connection() as conn, conn.transaction():
         conn.execute("SET LOCAL enable_seqscan = off")  # a tiny table: make the choice visible
         rows = conn.execute(
             f"EXPLAIN SELECT id FROM {c} ORDER BY embedding <=> %s LIMIT 3", (vector,)
@@ -144,7 +144,7 @@ def test_the_hnsw_graph_is_built_once_over_the_first_write_and_again_by_each_reb
         assert store.get_chunks([hits[0].chunk_id])[hits[0].chunk_id] == chunks[0]
     add(store, "after")  # the swapped tables take writes: the id sequence came along
     assert store.count() == (2, 5)
-    with store._pool.connection() as conn:
+    with store._connections.connection() as conn:
         leftovers = conn.execute(
             "SELECT relname FROM pg_class WHERE relname LIKE %s", (f"{c}\\_next%",)
         ).fetchall()

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from support import CHAIRMAN_DOC, CHAIRMAN_Q
+from support import CHAIRMAN_DOC, CHAIRMAN_Q, assert_no_server_details
 from werkzeug.test import TestResponse
 
 from qa.web.auth import token_matches
@@ -23,6 +25,26 @@ MakeApp = Callable[..., Flask]
 LONE = "\ud800"
 #: the token ``auth()`` sends (see conftest)
 TOKEN = "test-token-1234"
+
+
+@pytest.fixture(autouse=True)
+def no_server_details(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, seeds_index_dir: Path
+) -> Iterator[None]:
+    """Every response of every test here, whatever its status, is read for server paths (the
+    checkout, the virtualenv, temporary and index folders), tracebacks and driver errors."""
+    bodies: list[bytes] = []
+    send = FlaskClient.open
+
+    def recorded(self: FlaskClient, *args: Any, **kwargs: Any) -> TestResponse:
+        response = send(self, *args, **kwargs)
+        bodies.append(response.get_data())
+        return response
+
+    monkeypatch.setattr(FlaskClient, "open", recorded)
+    yield
+    if bodies:
+        assert_no_server_details(bodies, tmp_path, seeds_index_dir)
 
 
 def error_of(response: TestResponse, status: int) -> dict[str, str]:
@@ -353,3 +375,67 @@ def test_the_question_limit_counts_what_was_sent(client: FlaskClient) -> None:
     assert client.get("/", query_string={"q": padded}).status_code == 413
     r = client.post("/api/ask", json={"question": padded})
     assert error_of(r, 413)["code"] == "too_large"
+
+
+# -- issue 32: errors name what the client sent, never the server's folders ------------------------
+
+
+def test_a_duplicate_id_among_uploaded_files_names_the_files_sent(
+    writable: Flask, check: Check, auth: Auth
+) -> None:
+    """Two files with one stem: the message named the first one by its path in the server's
+    temporary upload folder."""
+    client = writable.test_client()
+    r = check(
+        client.post(
+            "/api/documents",
+            data={
+                "files": [
+                    (io.BytesIO(b"Evil\n\nThe text of the first evil file."), "evil.txt"),
+                    (io.BytesIO(b"<html><body><p>The second evil file.</p></body></html>"),
+                     "evil.html"),
+                ]
+            },
+            content_type="multipart/form-data",
+            headers=auth(),
+        )
+    )
+    message = error_of(r, 400)["message"]
+    assert "duplicate document id 'evil'" in message
+    assert "evil.txt" in message and "evil.html" in message
+    assert "qa-upload-" not in message and "/" not in message.replace("text/html", "")
+    assert len(client.get("/api/documents").get_json()["documents"]) == 5
+
+
+def test_a_server_side_index_error_does_not_show_where_the_index_lies(
+    make_app: MakeApp, check: Check, seeds_index_dir: Path, tmp_path: Path
+) -> None:
+    """The library's message names the index folder (an index of another format version); the
+    client gets a fixed sentence, from the API, the form and the readiness check alike, and the
+    server log the details."""
+    import shutil
+    import sqlite3
+
+    index = tmp_path / "old-index"
+    shutil.copytree(seeds_index_dir, index)
+    with sqlite3.connect(index / "store.sqlite3") as db:
+        db.execute("UPDATE meta SET value = '0' WHERE key = 'format_version'")
+    client = make_app(index_dir=index).test_client()
+    r = check(client.post("/api/ask", json={"question": CHAIRMAN_Q}))
+    assert error_of(r, 500)["code"] == "index_version"
+    assert "server log" in r.get_json()["error"]["message"]
+    r = client.get("/", query_string={"q": CHAIRMAN_Q}, headers={"Accept": "text/html"})
+    assert r.status_code == 500 and "server log" in r.get_data(as_text=True)
+    r = check(client.get("/healthz"))
+    assert r.status_code == 503 and r.get_json()["status"] == "error"
+    assert r.get_json()["error"]["code"] == "index_version"
+    assert "server log" in r.get_json()["error"]["message"]
+
+
+def test_health_names_models_and_no_server_folder(client: FlaskClient, check: Check) -> None:
+    body = check(client.get("/healthz")).get_json()
+    assert body["ready"] is True and "index_dir" not in body
+    assert body["embed_model"] and not body["embed_model"].startswith("/")
+    assert ":/" not in body["reader"]
+    passages = check(client.get("/api/search", query_string={"q": CHAIRMAN_Q})).get_json()
+    assert all(p["path"] is None or "/" not in p["path"] for p in passages["passages"])
