@@ -43,7 +43,7 @@ from qa.store.faiss_sqlite import LOCK_NAME
 RESULTS = Path(__file__).resolve().parent / "results"
 WRITE_BATCH = 6
 #: runs of `qa index` a trial may take to catch one inside a write
-ATTEMPTS = 3
+ATTEMPTS = 4
 TOWNS = ["Eastbridge", "Harlow", "Quenby", "Marsh End", "Tolvery", "Ashcombe", "Pennick", "Rudd"]
 
 
@@ -107,25 +107,30 @@ def holds_write_lock(pid: int, lock: Path) -> bool:
 
 
 def kill_inside_a_write(proc: subprocess.Popen[bytes], lock: Path, rng: random.Random,
-                        target: int) -> dict[str, Any]:
+                        target: int, wait: float = 0.02) -> dict[str, Any]:
     """SIGKILL ``proc`` while it holds ``lock``, at a random point of its ``target``-th write
     (or of a later one, when that write ends before the process is stopped). Returns what
     happened: ``killed_in_write`` is True only when the process was stopped holding the lock and
-    killed so (false when it ended first)."""
+    killed so (false when it ended first). ``wait`` bounds the random time let pass inside the
+    write before the stop."""
     seen = 0
+    # writes last a few milliseconds on a fast machine and longer on a loaded one: each write
+    # that ends before the stop lands shrinks the wait for the next, so a run cannot slip
+    # through all of its writes
     while proc.poll() is None:
         if not holds_write_lock(proc.pid, lock):
             time.sleep(0.001)
             continue
         seen += 1
         if seen >= target:
-            time.sleep(rng.uniform(0, 0.02))  # somewhere inside the write
+            time.sleep(rng.uniform(0, wait))  # somewhere inside the write
             proc.send_signal(signal.SIGSTOP)
             if holds_write_lock(proc.pid, lock):
                 proc.send_signal(signal.SIGKILL)
                 proc.wait()
                 return {"killed_in_write": True, "write": seen}
             proc.send_signal(signal.SIGCONT)  # this write ended meanwhile: take the next one
+            wait /= 4
         while proc.poll() is None and holds_write_lock(proc.pid, lock):
             time.sleep(0.001)
     return {"killed_in_write": False, "write": None, "exit_code": proc.returncode}
@@ -183,12 +188,16 @@ def drill(runs: int, n_docs: int = 36, seed: int = 0, work: Path | None = None) 
             attempts = 0
             while attempts < ATTEMPTS:
                 attempts += 1
-                target = rng.randint(1, writes)  # which write to kill the process in
+                # which write to kill the process in; a last attempt aims at the first and
+                # stops it as soon as it is seen writing, so that it cannot miss every write
+                last = attempts == ATTEMPTS
+                target = 1 if last else rng.randint(1, writes)
                 shutil.rmtree(index_dir, ignore_errors=True)
                 proc = subprocess.Popen(_index_command(index_dir, corpus), env=_env(),
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 try:
-                    kill = kill_inside_a_write(proc, index_dir / LOCK_NAME, rng, target)
+                    kill = kill_inside_a_write(proc, index_dir / LOCK_NAME, rng, target,
+                                               wait=0.0 if last else 0.02)
                 finally:
                     if proc.poll() is None:
                         proc.kill()
