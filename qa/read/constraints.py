@@ -16,6 +16,7 @@ without thousands separators, and an ordinal matches its figure ("third", "3rd")
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -47,6 +48,7 @@ ORDINAL_WORDS = [
     "nineteenth",
     "twentieth",
 ]
+_ORDINAL_FIGURES = {word: str(i + 1) for i, word in enumerate(ORDINAL_WORDS)}
 _ORDINAL_FIGURE = re.compile(r"^(\d+)(?:st|nd|rd|th)$", re.IGNORECASE)
 _NUMBER = re.compile(r"^\d[\d,]*(?:\.\d+)?$")
 _TOKEN = re.compile(r"[A-Za-z][\w'’.-]*\w|[A-Za-z]|\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th|s)?")
@@ -135,8 +137,8 @@ def _key(text: str, kind: Kind) -> str:
     if kind == "number":
         return low.replace(",", "")
     if kind == "ordinal":
-        if low in ORDINAL_WORDS:
-            return str(ORDINAL_WORDS.index(low) + 1)
+        if low in _ORDINAL_FIGURES:
+            return _ORDINAL_FIGURES[low]
         m = _ORDINAL_FIGURE.match(low)
         return m.group(1) if m else low
     return low.replace("’", "'").removesuffix("'s")
@@ -166,41 +168,69 @@ def question_constraints(question: str) -> list[Constraint]:
     return out
 
 
-def _text_keys(text: str) -> tuple[set[str], list[tuple[str, Kind, int, int]]]:
-    """Every word of ``text`` as a matching key (each word in every kind it could be), and the
-    constraint-like words with their places, for finding what a text says instead."""
-    keys: set[str] = set()
+def _text_words(text: str) -> list[tuple[str, Kind, int, int]]:
+    """The constraint-like words of ``text`` with their places, for finding what a text says
+    instead of what the question asks."""
     found: list[tuple[str, Kind, int, int]] = []
     for i, m in enumerate(_TOKEN.finditer(text)):
         token = m.group(0)
-        for as_kind in _MATCHED_AS:
-            keys.add(_key(token, as_kind))
-        kind = _kind(token, first=i == 0 or text[: m.start()].rstrip()[-1:] in '.!?\n"“')
+        before = text[max(0, m.start() - 8) : m.start()].rstrip()[-1:]
+        kind = _kind(token, first=i == 0 or before in '.!?\n"“')
         if kind is not None:
             found.append((token, kind, m.start(), m.end()))
-    return keys, found
+    return found
 
 
-def _matches(key: str, kind: Kind, keys: set[str]) -> bool:
-    if key in keys:
+@dataclass(frozen=True)
+class TextKeys:
+    """Every word of a text as a matching key, in every kind it could be (``text_keys``), with
+    the keys in order, so that the names a key begins are found by bisection."""
+
+    keys: frozenset[str]
+    ordered: tuple[str, ...]
+
+
+def _matches(key: str, kind: Kind, text: TextKeys) -> bool:
+    if key in text.keys:
         return True
     if kind != "name" or len(key) < _MIN_STEM:
         return False
-    return any(
-        len(k) >= _MIN_STEM and (k.startswith(key) or key.startswith(k)) and k[:1].isalpha()
-        for k in keys
-    )
+    # a word the name begins (Abkhazia for Abkhazian), at least _MIN_STEM long ...
+    if any(key[:n] in text.keys for n in range(_MIN_STEM, len(key))):
+        return True
+    # ... or a word that begins with the name (Abkhazian for Abkhazia): they sort right after it
+    at = bisect.bisect_left(text.ordered, key)
+    return at < len(text.ordered) and text.ordered[at].startswith(key)
 
 
-def stated(constraints: list[Constraint], text: str) -> list[bool]:
-    """Whether ``text`` states each constraint."""
-    keys, _ = _text_keys(text)
+def text_keys(text: str) -> TextKeys:
+    """What ``stated`` needs of a text, worth keeping when one passage is checked against
+    several answers."""
+    keys: set[str] = set()
+    for token in set(_TOKEN.findall(text.lower())):
+        # _key in each of _MATCHED_AS, unrolled: this runs over every passage an answer has
+        low = token.rstrip(".")
+        keys.add(low.replace(",", ""))
+        if low[:1].isdigit():
+            m = _ORDINAL_FIGURE.match(low)
+            keys.add(m.group(1) if m else low)
+        else:
+            keys.add(_ORDINAL_FIGURES.get(low, low))
+        keys.add(low.replace("’", "'").removesuffix("'s"))
+    return TextKeys(frozenset(keys), tuple(sorted(keys)))
+
+
+def stated(constraints: list[Constraint], text: str | TextKeys) -> list[bool]:
+    """Whether ``text`` (or its ``text_keys``) states each constraint."""
+    keys = text_keys(text) if isinstance(text, str) else text
     return [_matches(c.key, c.kind, keys) for c in constraints]
 
 
-def share_stated(constraints: list[Constraint], text: str, kinds: tuple[Kind, ...]) -> float:
-    """The share of the constraints of ``kinds`` that ``text`` states; 1 when the question has
-    none of them (nothing to miss)."""
+def share_stated(
+    constraints: list[Constraint], text: str | TextKeys, kinds: tuple[Kind, ...]
+) -> float:
+    """The share of the constraints of ``kinds`` that ``text`` (or its ``text_keys``) states;
+    1 when the question has none of them (nothing to miss)."""
     wanted = [c for c in constraints if c.kind in kinds]
     if not wanted:
         return 1.0
@@ -231,8 +261,8 @@ def unsupported(
             missing.append([c])
     if not missing:
         return []
-    q_keys, _ = _text_keys(question)
-    _, words = _text_keys(sentence)
+    q_keys = text_keys(question)
+    words = _text_words(sentence)
     lo, hi = answer if answer is not None else (-1, -1)
     spare = [
         w

@@ -35,9 +35,9 @@ def group_by_meaning(spans: Sequence[Span]) -> list[list[Span]]:
             continue
         for group, group_words in zip(groups, words, strict=True):
             if any(
-                contains_words(w, toks)
+                (m.doc_id == span.doc_id and m.start < span.end and span.start < m.end)
+                or contains_words(w, toks)
                 or contains_words(toks, w)
-                or (m.doc_id == span.doc_id and m.start < span.end and span.start < m.end)
                 for m, w in zip(group, group_words, strict=True)
             ):
                 group.append(span)

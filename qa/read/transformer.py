@@ -25,7 +25,7 @@ import itertools
 import math
 import re
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,14 @@ import numpy as np
 
 from qa import cores
 from qa.read.confidence import ConfidenceModel, Evidence, model_fingerprint
-from qa.read.constraints import Constraint, question_constraints, share_stated
+from qa.read.constraints import (
+    Constraint,
+    Kind,
+    TextKeys,
+    question_constraints,
+    share_stated,
+    text_keys,
+)
 from qa.read.meanings import group_by_meaning
 from qa.read.overlap import content_terms, coverage, near
 from qa.read.spans import best_spans
@@ -161,6 +168,18 @@ class _Context:
     passage_of: dict[int, int]
     coverages: list[float]
     constraints: list[Constraint]
+    #: each passage's words as constraint keys, made when a meaning first needs them: several
+    #: meanings come from one passage
+    keys: dict[int, TextKeys] = field(default_factory=dict)
+
+    def passage_keys(self, at: int, text: str) -> TextKeys:
+        if at not in self.keys:
+            self.keys[at] = text_keys(text)
+        return self.keys[at]
+
+
+#: the constraint kinds the figure features count
+NUMBERS: tuple[Kind, ...] = ("number", "ordinal")
 
 
 class TransformerReader:
@@ -408,6 +427,8 @@ class TransformerReader:
         own = passages[at]
         s = best.start - own.start
         sentence = _sentence_of(own.text, s, s + len(best.text))
+        in_sentence = text_keys(sentence if context.constraints else "")
+        in_passage = context.passage_keys(at, own.text if context.constraints else "")
         return Evidence(
             null_margin=max(sp.features["null_margin_raw"] for sp in group),
             span_logit=f["span_logit_raw"],
@@ -420,10 +441,10 @@ class TransformerReader:
             terms_top=max(context.coverages),
             terms_own=context.coverages[at],
             terms_near=coverage(context.asked, near(own.text, s, s + len(best.text))),
-            names_sentence=share_stated(context.constraints, sentence, ("name",)),
-            names_passage=share_stated(context.constraints, own.text, ("name",)),
-            figures_sentence=share_stated(context.constraints, sentence, ("number", "ordinal")),
-            figures_passage=share_stated(context.constraints, own.text, ("number", "ordinal")),
+            names_sentence=share_stated(context.constraints, in_sentence, ("name",)),
+            names_passage=share_stated(context.constraints, in_passage, ("name",)),
+            figures_sentence=share_stated(context.constraints, in_sentence, NUMBERS),
+            figures_passage=share_stated(context.constraints, in_passage, NUMBERS),
             constraints=len(context.constraints),
         )
 

@@ -38,6 +38,11 @@ def token_f1(prediction: Sequence[str], gold: Sequence[str]) -> float:
 def contains_words(outer: Sequence[str], inner: Sequence[str]) -> bool:
     """``inner`` occurs in ``outer`` as a run of whole words."""
     n = len(inner)
-    return 0 < n <= len(outer) and any(
-        list(outer[i : i + n]) == list(inner) for i in range(len(outer) - n + 1)
+    if not 0 < n <= len(outer):
+        return False
+    # the reader groups every pair of candidate spans of a question with this: compare a run
+    # only where its first word matches
+    first, whole = inner[0], tuple(inner)
+    return any(
+        outer[i] == first and tuple(outer[i : i + n]) == whole for i in range(len(outer) - n + 1)
     )

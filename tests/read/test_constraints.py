@@ -84,3 +84,21 @@ def test_without_missing_constraints_the_missing_words_are_named() -> None:
 def test_unsupported_round_trips() -> None:
     u = Unsupported("Abkhazian", "name", "South Ossetian")
     assert Unsupported.from_dict(u.to_dict()) == u
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        KGB_S,
+        "Russia’s 3rd and Third Division; 1,000 U.S. troops. Abkhazian's 21st year, the 1990s.",
+        "On March 18, 2015, the first treaty was signed in Moscow by Putin's envoy.",
+    ],
+)
+def test_text_keys_are_each_words_key_in_every_kind(text: str):
+    """The unrolled key set that passages are checked with is the one the per-kind keys give."""
+    from qa.read.constraints import _MATCHED_AS, _TOKEN, _key, text_keys
+
+    expected = {_key(token, kind) for token in _TOKEN.findall(text) for kind in _MATCHED_AS}
+    assert text_keys(text).keys == expected
+    cons = question_constraints("Who signed the third treaty in Moscow in 2015?")
+    assert stated(cons, text_keys(text)) == stated(cons, text)
