@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 from support import ROOT, SEEDS, SEEDS_DEV, TEST_DATA
 
+from qa.cli import main
 from qa.web.process import free_port
 
 pytestmark = pytest.mark.slow
@@ -191,3 +192,19 @@ def test_every_readme_command_works_as_written(tmp_path: Path) -> None:
     if proc.returncode != 0:
         failures.append(f"the Python example\n    {proc.stderr.strip()[-1500:]}")
     assert not failures, "README commands that fail as written:\n" + "\n".join(failures)
+
+
+def test_the_refusal_shown_in_the_readme_is_what_qa_ask_prints(
+    seeds_index_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README shows a refusal explaining itself as `qa ask` output; the shipped models print
+    that refusal, word for word, over the seeds."""
+    markdown = README.read_text(encoding="utf-8")
+    (shown,) = [t for lang, t in code_blocks(markdown) if lang == "text" and "$ qa ask" in t]
+    command, *expected = shown.strip().splitlines()
+    question = shlex.split(command.removeprefix("$ "))[2]
+    capsys.readouterr()
+    assert main(["--index-dir", str(seeds_index_dir), "ask", question]) == 0
+    printed = [line.rstrip() for line in capsys.readouterr().out.splitlines()]
+    for line in expected:
+        assert line.rstrip() in printed, (line, printed[:8])
