@@ -214,8 +214,15 @@ def server_details(extra: tuple[str | Path, ...] = ()) -> list[str]:
 
     found = [str(ROOT), sys.prefix, str(Path(tempfile.gettempdir()) / ""), *map(str, extra)]
     found += [str(Path(p).resolve()) for p in extra]
-    return [*dict.fromkeys(found), "Traceback", 'File "', "site-packages", "psycopg",
-            "OperationalError", "sqlite3."]
+    return [
+        *dict.fromkeys(found),
+        "Traceback",
+        'File "',
+        "site-packages",
+        "psycopg",
+        "OperationalError",
+        "sqlite3.",
+    ]
 
 
 def assert_no_server_details(bodies: list[Any], *extra: str | Path) -> None:

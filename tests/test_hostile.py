@@ -26,8 +26,15 @@ def test_qa_ask_with_an_undecodable_byte_prints_an_error_not_a_traceback(
 ) -> None:
     # the shell passes bytes; Python turns \xff into the lone surrogate \udcff
     proc = subprocess.run(
-        [sys.executable, "-m", "qa.cli", "--index-dir", str(seeds_index_dir), "ask",
-         b"Who is the \xff chairman?"],
+        [
+            sys.executable,
+            "-m",
+            "qa.cli",
+            "--index-dir",
+            str(seeds_index_dir),
+            "ask",
+            b"Who is the \xff chairman?",
+        ],
         cwd=ROOT,
         capture_output=True,
         timeout=600,

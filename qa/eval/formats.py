@@ -103,9 +103,7 @@ def read_beir(directory: str | Path, split: str = "test") -> BeirData:
             raise DataError(f"{corpus}:{n}: a corpus record needs '_id' and 'text'")
         title = str(record.get("title") or "").strip()
         documents.append(
-            Document(
-                id=str(doc_id), text=f"{title}\n\n{text}" if title else text, meta=Meta(title)
-            )
+            Document(id=str(doc_id), text=f"{title}\n\n{text}" if title else text, meta=Meta(title))
         )
     qrels = _read_qrels(qrels_file)
     all_queries: dict[str, str] = {}

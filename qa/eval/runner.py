@@ -84,9 +84,7 @@ def contains_answer(text: str, answers: Sequence[str]) -> bool:
     """Whether a passage holds a gold answer, compared after SQuAD normalization on word
     boundaries (so "1911" is not found in "19110")."""
     haystack = f" {M.squad_words(text)} "
-    return any(
-        norm and f" {norm} " in haystack for norm in (M.squad_words(a) for a in answers)
-    )
+    return any(norm and f" {norm} " in haystack for norm in (M.squad_words(a) for a in answers))
 
 
 def run(

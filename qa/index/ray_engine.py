@@ -54,8 +54,9 @@ def start(address: str | None, num_cpus: int | None = None) -> Any:
     return ray
 
 
-def embed(texts: list[str], models: ModelSettings, address: str | None = None,
-          actors: int | None = None) -> np.ndarray:
+def embed(
+    texts: list[str], models: ModelSettings, address: str | None = None, actors: int | None = None
+) -> np.ndarray:
     """Vectors for ``texts``, in order, computed by a pool of Ray actors."""
     if not texts:
         return np.zeros((0, 0), dtype=np.float32)

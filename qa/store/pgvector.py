@@ -210,16 +210,16 @@ class PgVectorStore(DocumentRows):
     def _create_tables(self, conn: Any, dim: int, t: dict[str, str]) -> None:
         conn.execute(
             f"""
-            CREATE TABLE IF NOT EXISTS {t['documents']} (
+            CREATE TABLE IF NOT EXISTS {t["documents"]} (
                 id text PRIMARY KEY, title text NOT NULL, source text, date text, url text,
                 path text, text text NOT NULL, content jsonb NOT NULL, fingerprint text NOT NULL,
                 added double precision NOT NULL)"""
         )
         conn.execute(
             f"""
-            CREATE TABLE IF NOT EXISTS {t['chunks']} (
+            CREATE TABLE IF NOT EXISTS {t["chunks"]} (
                 id bigserial PRIMARY KEY,
-                doc_id text NOT NULL REFERENCES {t['documents']}(id) ON DELETE CASCADE,
+                doc_id text NOT NULL REFERENCES {t["documents"]}(id) ON DELETE CASCADE,
                 idx int NOT NULL, start_char int NOT NULL, end_char int NOT NULL,
                 text text NOT NULL, source text, date text,
                 embedding vector({int(dim)}) NOT NULL)"""

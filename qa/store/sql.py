@@ -157,9 +157,7 @@ class DocumentRows:
             f"FROM {t['documents']} d {where} ORDER BY d.id",
             args,
         )
-        return [
-            DocumentInfo(r[0], Meta(*r[1:6]), int(r[6]), int(r[7])) for r in rows
-        ]
+        return [DocumentInfo(r[0], Meta(*r[1:6]), int(r[6]), int(r[7])) for r in rows]
 
     def documents(self) -> list[DocumentInfo]:
         return self._infos()

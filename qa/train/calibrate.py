@@ -146,9 +146,7 @@ def collect(model: str | Path, squad2: str | Path, split: Split) -> list[Case]:
 NEAR_MISS_PER_KIND = 80
 
 
-def near_miss_cases(
-    reader: TransformerReader, cal: Any, *, originals: bool = False
-) -> list[Case]:
+def near_miss_cases(reader: TransformerReader, cal: Any, *, originals: bool = False) -> list[Case]:
     """The articles' answerable questions, perturbed (``qa.train.nearmiss``) and read over the
     paragraph they no longer ask about; with ``originals``, each perturbed question's source
     too, read over its own paragraph (kind ``gold_passage``), to compare. The reader's dense
@@ -173,8 +171,13 @@ def near_miss_cases(
     for nm in made:
         src = sources[nm.source_id]
         doc = by_id[src.gold_docs[0]]
-        reads = [(replace(src, id=nm.id, question=nm.question, answers=[], starts=[]),
-                  nm.context, "near_miss")]
+        reads = [
+            (
+                replace(src, id=nm.id, question=nm.question, answers=[], starts=[]),
+                nm.context,
+                "near_miss",
+            )
+        ]
         if originals:
             reads.append((src, doc.text, "gold_passage"))
         for ex, text, kind in reads:
@@ -397,7 +400,8 @@ def calibrate(
         + (f" and >= {adversarial:.0%} of adversarial ones" if adversarial else "")
         + " in every calibration article",
         "overall_f1": round(
-            100 * overall_f1(
+            100
+            * overall_f1(
                 [(c, ch) for c, ch in zip(cases, choices, strict=True) if traded(c)],
                 threshold,
             ),

@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,13 +103,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--temperature", type=float, default=2.0, help="with --teacher: softening")
     p.set_defaults(func=train_handler)
 
-    e = subparsers.add_parser(
-        "export-reader", help="export a trained reader to int8 ONNX (or fp16) for shipping"
+    e = _model_to_folder(
+        subparsers,
+        "export-reader",
+        "export a trained reader to int8 ONNX (or fp16) for shipping",
+        export_handler,
+        model="HF model dir (e.g. RUN/final)",
+        out="artifact directory, e.g. qa/models/reader",
     )
-    e.add_argument("--model", required=True, help="HF model dir (e.g. RUN/final)")
-    e.add_argument("--out", required=True, help="artifact directory, e.g. qa/models/reader")
     e.add_argument("--format", choices=["onnx-int8", "onnx", "fp16"], default="onnx-int8")
-    e.set_defaults(func=export_handler)
 
     c = subparsers.add_parser(
         "calibrate-reader",
@@ -117,9 +120,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "and over their own paragraph; fit the confidence model and threshold; write "
         "calibration.json beside the model (qa/train/calibrate.py says how).",
     )
-    c.add_argument("--model", required=True, help="artifact dir or HF model dir")
-    c.add_argument("--data", required=True, help="SQuAD 2.0 JSON holding the split's articles")
-    c.add_argument("--split", required=True, help="split.json naming calibration/test articles")
+    _held_out_options(c, "artifact dir or HF model dir")
     c.add_argument("--out", default=None, help="where calibration.json goes (default: --model)")
     c.add_argument("--cases", default=None, help="pickle of the reader's outputs, reused in refits")
     c.add_argument(
@@ -140,10 +141,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "probe-reader",
         help="best-span F1 of a trained reader with the gold paragraph (no export, no threshold)",
     )
-    r.add_argument("--model", required=True, help="HF model dir (e.g. RUN/final)")
-    r.add_argument("--data", required=True, help="SQuAD JSON holding the split's articles")
-    r.add_argument("--split", required=True, help="split.json naming calibration/test articles")
-    r.add_argument("--part", choices=["calibration", "test"], default="calibration")
+    _held_out_options(r, "HF model dir (e.g. RUN/final)", part="calibration")
     r.add_argument("--device", default="auto")
     r.set_defaults(func=probe_handler)
 
@@ -156,9 +154,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     n.add_argument("--data", default=None, help="SQuAD JSON; only the split's train articles")
     n.add_argument("--split", required=True, help="split.json: held-out articles are never used")
-    n.add_argument(
-        "--extra", action="append", default=[], metavar="PATH[:N]", help="more sources"
-    )
+    n.add_argument("--extra", action="append", default=[], metavar="PATH[:N]", help="more sources")
     n.add_argument("--out", required=True, help="the near-miss SQuAD 2.0 JSON to write")
     n.add_argument(
         "--quota",
@@ -175,30 +171,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "near-miss-eval",
         help="near-miss questions of held-out articles refused at the reader's threshold, by kind",
     )
-    m.add_argument("--model", required=True, help="artifact dir (calibrated reader)")
-    m.add_argument("--data", required=True, help="SQuAD 2.0 JSON holding the split's articles")
-    m.add_argument("--split", required=True, help="split.json naming calibration/test articles")
-    m.add_argument("--part", choices=["calibration", "test"], default="test")
+    _held_out_options(m, "artifact dir (calibrated reader)", part="test")
     m.add_argument("--out", default=None, help="also write the figures to this JSON file")
     m.set_defaults(func=near_miss_eval_handler)
 
-    v = subparsers.add_parser(
+    _model_to_folder(
+        subparsers,
         "recover-reader",
-        help="fp32 Hugging Face weights from a shipped int8 ONNX reader, to train on from there",
+        "fp32 Hugging Face weights from a shipped int8 ONNX reader, to train on from there",
+        recover_handler,
+        model="artifact dir holding model.onnx and config.json",
+        out="where the Hugging Face folder goes",
     )
-    v.add_argument("--model", required=True, help="artifact dir holding model.onnx and config.json")
-    v.add_argument("--out", required=True, help="where the Hugging Face folder goes")
-    v.set_defaults(func=recover_handler)
 
-    k = subparsers.add_parser(
+    k = _model_to_folder(
+        subparsers,
         "pack-model",
-        help="shrink a model folder to int8/int4 parts for a size-limited transfer",
+        "shrink a model folder to int8/int4 parts for a size-limited transfer",
+        pack_handler,
+        model="HF model dir with model.safetensors",
+        out="where the parts and packed.json go",
     )
-    k.add_argument("--model", required=True, help="HF model dir with model.safetensors")
-    k.add_argument("--out", required=True)
     k.add_argument("--part-mib", type=int, default=50, help="size of each part")
     k.add_argument("--int8-only", action="store_true", help="no 4-bit word embeddings")
-    k.set_defaults(func=pack_handler)
 
     u = subparsers.add_parser("unpack-model", help="join packed parts into a loadable model dir")
     u.add_argument(
@@ -229,7 +224,7 @@ def near_miss_handler(args: argparse.Namespace, settings: Any = None) -> int:
 
     from qa.text.sentences import MODEL
     from qa.train import nearmiss
-    from qa.train.data import Split, load_source, load_squad, select
+    from qa.train.data import Split, load_squad, select
 
     quotas = {kind: 4000 for kind in nearmiss.KINDS}
     if args.quota:
@@ -237,18 +232,15 @@ def near_miss_handler(args: argparse.Namespace, settings: Any = None) -> int:
         for spec in args.quota:
             kind, _, count = spec.partition("=")
             if kind not in nearmiss.KINDS or not count.isdigit():
-                raise SystemExit(f"near-miss: --quota {spec!r}: want KIND=N, KIND one of "
-                                 f"{', '.join(nearmiss.KINDS)}")
+                raise SystemExit(
+                    f"near-miss: --quota {spec!r}: want KIND=N, KIND one of "
+                    f"{', '.join(nearmiss.KINDS)}"
+                )
             quotas[kind] = int(count)
     split = Split.load(args.split)
     held = set(split.held_out)
     examples = select(load_squad(args.data), split.train) if args.data else []
-    for spec in args.extra:
-        extra = load_source(spec, seed=args.seed)
-        clash = held & {e.title.split("/", 1)[-1] for e in extra}
-        if clash:
-            raise SystemExit(f"near-miss: {spec} holds held-out articles: {sorted(clash)}")
-        examples += extra
+    examples += _extra_examples(args.extra, held, args.seed, "near-miss")
     nlp = spacy.load(MODEL)
     pool = nearmiss.Perturber(nlp, seed=args.seed).generate(examples)
     cases = nearmiss.balance(pool, quotas, seed=args.seed)
@@ -256,11 +248,12 @@ def near_miss_handler(args: argparse.Namespace, settings: Any = None) -> int:
     nearmiss.save(cases, args.out, sources=sources)
     supply = {k: sum(c.kind == k for c in pool) for k in nearmiss.KINDS}
     kept = {k: sum(c.kind == k for c in cases) for k in nearmiss.KINDS}
-    print(json.dumps({"questions": len(examples), "supply": supply, "kept": kept,
-                      "out": args.out}))
+    print(json.dumps({"questions": len(examples), "supply": supply, "kept": kept, "out": args.out}))
     for c in random.Random(args.seed + 1).sample(cases, min(args.show, len(cases))):
-        print(f"[{c.kind}] {c.original}\n    -> {c.question}\n    "
-              f"({c.replaced[:120]!r} -> {c.inserted!r})")
+        print(
+            f"[{c.kind}] {c.original}\n    -> {c.question}\n    "
+            f"({c.replaced[:120]!r} -> {c.inserted!r})"
+        )
     return 0
 
 
@@ -309,7 +302,6 @@ def train_handler(args: argparse.Namespace, settings: Any = None) -> int:
 
     from qa.train.data import (
         Split,
-        load_source,
         load_squad,
         make_split,
         retrieved_negatives,
@@ -333,12 +325,7 @@ def train_handler(args: argparse.Namespace, settings: Any = None) -> int:
         split = make_split(titles(data + no_answer), pool, n_held_out=args.held_out, seed=args.seed)
     examples = training_examples(data, no_answer, split)
     held = set(split.held_out)
-    for spec in args.extra:
-        extra = load_source(spec, seed=args.seed)
-        clash = held & {e.title.split("/", 1)[-1] for e in extra}
-        if clash:
-            raise SystemExit(f"train-reader: {spec} holds held-out articles: {sorted(clash)}")
-        examples += extra
+    examples += _extra_examples(args.extra, held, args.seed, "train-reader")
     examples += retrieved_negatives(examples, args.negatives, seed=args.seed)
     if args.max_examples is not None and args.max_examples < len(examples):
         examples = random.Random(args.seed).sample(examples, args.max_examples)
@@ -424,6 +411,46 @@ def calibrate_handler(args: argparse.Namespace, settings: Any = None) -> int:
     )
     print(json.dumps(report["fitted"], indent=2))
     return 0
+
+
+def _extra_examples(specs: list[str], held: set[str], seed: int, command: str) -> list[Any]:
+    """The questions of the ``--extra`` sources, refused whole when one holds a held-out article
+    (its questions would leak into what the figures are measured on)."""
+    from qa.train.data import load_source
+
+    out: list[Any] = []
+    for spec in specs:
+        extra = load_source(spec, seed=seed)
+        clash = held & {e.title.split("/", 1)[-1] for e in extra}
+        if clash:
+            raise SystemExit(f"{command}: {spec} holds held-out articles: {sorted(clash)}")
+        out += extra
+    return out
+
+
+def _model_to_folder(
+    subparsers: Any, name: str, help: str, handler: Callable[..., Any], *, model: str, out: str
+) -> argparse.ArgumentParser:
+    """A command that reads one model folder and writes another."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(name, help=help)
+    parser.add_argument("--model", required=True, help=model)
+    parser.add_argument("--out", required=True, help=out)
+    parser.set_defaults(func=handler)
+    return parser
+
+
+def _held_out_options(
+    parser: argparse.ArgumentParser, model_help: str, part: str | None = None
+) -> None:
+    """The options of a command that reads the held-out articles of a split: the model, the
+    SQuAD file holding them, the split, and (for a measurement) which half."""
+    parser.add_argument("--model", required=True, help=model_help)
+    parser.add_argument("--data", required=True, help="SQuAD JSON holding the split's articles")
+    parser.add_argument(
+        "--split", required=True, help="split.json naming calibration/test articles"
+    )
+    if part is not None:
+        parser.add_argument("--part", choices=["calibration", "test"], default=part)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,23 +19,10 @@
 # and seeds reports).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-CACHE=${CACHE:-$HOME/.cache/qa-train/cpu-recipe}
-DATA=${DATA:-../shared/data}
-# the interpreter: $PY, else this checkout's virtualenv when there is one, else the Python on PATH
-PY=${PY:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
-QA=${QA:-$PY -m qa.cli}
+source qa/train/recipe_data.sh
+recipe_setup cpu-recipe
 TEACHER_EPOCHS=${TEACHER_EPOCHS:-2}
 STUDENT_EPOCHS=${STUDENT_EPOCHS:-3}
-EXTRA_FLAGS=${EXTRA_FLAGS:-}  # e.g. "--max-examples 100" for a dry run
-export PYTHONUNBUFFERED=1
-mkdir -p "$CACHE"
-
-say() { echo "[$(date +%H:%M:%S)] $*"; }
-done_() { [ -f "$CACHE/$1.done" ]; }
-mark() { date -u +%FT%TZ > "$CACHE/$1.done"; say "$1 done"; }
-resume_flag() { [ -f "$1/checkpoint.pt" ] && echo --resume || true; }
-
-source qa/train/recipe_data.sh
 recipe_flags "$DATA" cpu
 # shellcheck disable=SC2206
 FLAGS+=($EXTRA_FLAGS)
@@ -67,25 +54,4 @@ if ! done_ student; then
   mark student
 fi
 
-if ! done_ artifact; then
-  $PY -m qa.train export-reader --model "$CACHE/student/final" --out "$CACHE/artifact"
-  $PY -m qa.train calibrate-reader --model "$CACHE/artifact" --data "$DATA/squad2-dev-public.json" \
-    --split "$SPLIT" --cases "$CACHE/cases.pkl"
-  mark artifact
-fi
-
-if ! done_ eval; then
-  R=$CACHE/eval && mkdir -p "$R"
-  export QA_READER_MODEL=$CACHE/artifact
-  for how in gold open ooc; do
-    case $how in gold) f=--gold-passage ;; ooc) f=--out-of-corpus ;; *) f= ;; esac
-    # shellcheck disable=SC2086
-    $QA eval "$DATA/squad2-dev-public.json" --articles "$SPLIT:test" $f \
-      --index "$CACHE/index-test-$how" --report "$R/$how" --no-progress > "$R/$how.txt" 2>&1
-  done
-  [ -f "$CACHE/index-seeds/manifest.json" ] || $QA --index-dir "$CACHE/index-seeds" index seeds
-  $QA --index-dir "$CACHE/index-seeds" eval tests/data/seeds_dev.jsonl --report "$R/seeds" \
-    --no-progress > "$R/seeds.txt" 2>&1
-  mark eval
-fi
-say "all stages done: $CACHE/artifact, reports in $CACHE/eval"
+last_stages

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.eval.squad import Example
+from qa.read.constraints import ORDINAL_WORDS
 
 KINDS = (
     "entity_swap",
@@ -84,20 +85,8 @@ MONTHS = [
     "November",
     "December",
 ]
-ORDINALS = [
-    "first",
-    "second",
-    "third",
-    "fourth",
-    "fifth",
-    "sixth",
-    "seventh",
-    "eighth",
-    "ninth",
-    "tenth",
-    "eleventh",
-    "twelfth",
-]
+#: the ordinals a swap picks from (the question's own may be any the reader knows)
+ORDINALS = ORDINAL_WORDS[:12]
 NUMBER_WORDS = [
     "two",
     "three",

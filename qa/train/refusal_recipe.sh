@@ -15,22 +15,10 @@
 # Results: $CACHE/artifact (int8 ONNX reader and calibration.json) and $CACHE/eval.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-CACHE=${CACHE:-$HOME/.cache/qa-train/refusal}
-DATA=${DATA:-../shared/data}
-PY=${PY:-python}
-QA=${QA:-qa}
-EPOCHS=${EPOCHS:-1}
-EXTRA_FLAGS=${EXTRA_FLAGS:-}  # e.g. "--max-examples 100" for a dry run
-NEAR_MISS_FLAGS=${NEAR_MISS_FLAGS:-}  # e.g. "--quota removed_fact=20" for a dry run
-export PYTHONUNBUFFERED=1
-mkdir -p "$CACHE"
-
-say() { echo "[$(date +%H:%M:%S)] $*"; }
-done_() { [ -f "$CACHE/$1.done" ]; }
-mark() { date -u +%FT%TZ > "$CACHE/$1.done"; say "$1 done"; }
-resume_flag() { [ -f "$1/checkpoint.pt" ] && echo --resume || true; }
-
 source qa/train/recipe_data.sh
+recipe_setup refusal
+EPOCHS=${EPOCHS:-1}
+NEAR_MISS_FLAGS=${NEAR_MISS_FLAGS:-}  # e.g. "--quota removed_fact=20" for a dry run
 recipe_flags "$DATA" cpu
 # shellcheck disable=SC2206
 FLAGS+=($EXTRA_FLAGS)
@@ -66,27 +54,4 @@ if ! done_ student; then
   mark student
 fi
 
-if ! done_ artifact; then
-  $PY -m qa.train export-reader --model "$CACHE/student/final" --out "$CACHE/artifact"
-  $PY -m qa.train calibrate-reader --model "$CACHE/artifact" --data "$DATA/squad2-dev-public.json" \
-    --split "$SPLIT" --cases "$CACHE/cases.pkl"
-  mark artifact
-fi
-
-if ! done_ eval; then
-  R=$CACHE/eval && mkdir -p "$R"
-  export QA_READER_MODEL=$CACHE/artifact
-  for how in gold open ooc; do
-    case $how in gold) f=--gold-passage ;; ooc) f=--out-of-corpus ;; *) f= ;; esac
-    # shellcheck disable=SC2086
-    $QA eval "$DATA/squad2-dev-public.json" --articles "$SPLIT:test" $f \
-      --index "$CACHE/index-test-$how" --report "$R/$how" --no-progress > "$R/$how.txt" 2>&1
-  done
-  [ -f "$CACHE/index-seeds/manifest.json" ] || $QA --index-dir "$CACHE/index-seeds" index seeds
-  for set in seeds_dev news_nearmiss; do
-    $QA --index-dir "$CACHE/index-seeds" eval "tests/data/$set.jsonl" --report "$R/$set" \
-      --no-progress > "$R/$set.txt" 2>&1
-  done
-  mark eval
-fi
-say "all stages done: $CACHE/artifact, reports in $CACHE/eval"
+last_stages

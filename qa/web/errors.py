@@ -88,12 +88,8 @@ def error_response(
 
 def store_unavailable(exc: StoreUnavailable) -> Response:
     """503 with ``Retry-After``; one log line, not a traceback per request of an outage."""
-    log.warning(
-        "%s %s: %s (%s)", request.method, request.path, exc, exc.__cause__ or "no cause"
-    )
-    return error_response(
-        exc.status, exc.code, str(exc), {"Retry-After": str(exc.retry_after)}
-    )
+    log.warning("%s %s: %s (%s)", request.method, request.path, exc, exc.__cause__ or "no cause")
+    return error_response(exc.status, exc.code, str(exc), {"Retry-After": str(exc.retry_after)})
 
 
 def _wants_html() -> bool:

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("pages", __name__)
 
+
 @dataclass
 class Source:
     doc_id: str

@@ -82,8 +82,12 @@ def test_temporary_files_of_dead_writers_are_removed(path: Path):
     s = FaissSqliteStore(path, CONFIG, create=True)
     add(s, "a")
     s.close()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     pid = int(dead.stdout)
     leftovers = [path / f".{FAISS_NAME}.{pid}.tmp", path / f".{MANIFEST_NAME}.{pid}.tmp"]
     for f in leftovers:
@@ -155,8 +159,11 @@ def _embedding_like(n: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     basis = np.random.default_rng(1).normal(size=(8, GRAPH_DIM))
     x = rng.normal(size=(n, 8)) @ basis
-    x += 0.35 * np.linalg.norm(x, axis=1, keepdims=True) / np.sqrt(GRAPH_DIM) * rng.normal(
-        size=(n, GRAPH_DIM)
+    x += (
+        0.35
+        * np.linalg.norm(x, axis=1, keepdims=True)
+        / np.sqrt(GRAPH_DIM)
+        * rng.normal(size=(n, GRAPH_DIM))
     )
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
@@ -200,8 +207,9 @@ def test_past_the_exact_limit_the_graph_finds_the_exact_neighbours(graph):
     assert plan["ef_search"] >= 10 and plan["rerank"] >= 1
     assert _recall_at_10(s, _embedding_like(50, 1)) >= 0.95
     hits = s.search(_embedding_like(1, 2)[0], 10)
-    assert len(hits) == 10 and [h.score for h in hits] == sorted((h.score for h in hits),
-                                                                reverse=True)
+    assert len(hits) == 10 and [h.score for h in hits] == sorted(
+        (h.score for h in hits), reverse=True
+    )
     s.close()
     again = FaissSqliteStore(s.dir, exact_max=1000)  # loaded from the file, not rebuilt
     assert again.manifest()["faiss_index"] == plan

@@ -23,16 +23,19 @@ def test_layer_norms_rewritten_as_plain_operators_give_the_same_outputs(tmp_path
     shape = [2, 5, hidden]
     graph = helper.make_graph(
         [
-            helper.make_node("LayerNormalization", ["x", "g1", "b1"], ["h"], axis=-1,
-                             epsilon=1e-12),
+            helper.make_node(
+                "LayerNormalization", ["x", "g1", "b1"], ["h"], axis=-1, epsilon=1e-12
+            ),
             helper.make_node("Relu", ["h"], ["r"]),
             helper.make_node("LayerNormalization", ["r", "g2", "b2"], ["y"], epsilon=1e-5),
         ],
         "g",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)],
-        [numpy_helper.from_array(rng.normal(size=hidden).astype(np.float32), name)
-         for name in ("g1", "b1", "g2", "b2")],
+        [
+            numpy_helper.from_array(rng.normal(size=hidden).astype(np.float32), name)
+            for name in ("g1", "b1", "g2", "b2")
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8

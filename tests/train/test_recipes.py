@@ -18,7 +18,7 @@ import pytest
 from qa.train.cli import register
 
 ROOT = Path(__file__).resolve().parents[2]
-RECIPES = ("qa/train/cpu_recipe.sh", "qa/train/gpu_recipe.sh")
+RECIPES = ("qa/train/cpu_recipe.sh", "qa/train/gpu_recipe.sh", "qa/train/refusal_recipe.sh")
 
 
 def recipe_flags(data: str, device: str) -> list[str]:
@@ -99,6 +99,46 @@ def test_cpu_recipe_distils_into_the_shipped_reader_by_default(tmp_path: Path) -
     # it stopped where the student's training reads its data, not at the recovery
     assert f"student: {base} on the teacher's logits" in out.stdout
     assert f"{tmp_path / 'no-data' / 'squad1-dev-public.json'}: no such file" in out.stderr
+
+
+@pytest.mark.parametrize(
+    ("script", "before"),
+    [
+        ("cpu_recipe.sh", ("teacher", "student")),
+        ("refusal_recipe.sh", ("base", "near-miss", "student")),
+    ],
+)
+def test_recipes_measure_their_artifact_on_the_test_half_the_seeds_and_the_news(
+    tmp_path: Path, script: str, before: tuple[str, ...]
+) -> None:
+    """The eval stage both student recipes share (``measure_artifact``): the artifact, and only
+    it, read on the test half three ways and on both news sets; a fake ``qa`` records what it
+    was asked."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    for stage in (*before, "artifact"):
+        (cache / f"{stage}.done").write_text("2026-12-01T00:00:00Z\n")
+    fake = tmp_path / "qa"
+    fake.write_text('#!/bin/sh\necho "$QA_READER_MODEL" "$@"\n')
+    fake.chmod(0o755)
+    out = subprocess.run(
+        ["bash", f"qa/train/{script}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PY": sys.executable, "QA": str(fake), "CACHE": str(cache)},
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert (cache / "eval.done").exists() and "all stages done" in out.stdout
+    said = {f.stem: f.read_text() for f in (cache / "eval").glob("*.txt")}
+    assert set(said) == {"gold", "open", "ooc", "seeds_dev", "news_nearmiss"}
+    assert all(line.startswith(f"{cache / 'artifact'} ") for line in said.values())
+    assert "--gold-passage" in said["gold"] and "--out-of-corpus" in said["ooc"]
+    assert all(
+        "--articles qa/models/reader/split.json:test" in said[h] for h in ("gold", "open", "ooc")
+    )
+    assert "tests/data/news_nearmiss.jsonl" in said["news_nearmiss"]
 
 
 def run_gpu_recipe(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -252,9 +252,7 @@ def test_path_like_document_ids_are_refused(writable: Flask, check: Check, auth:
     assert check(client.post("/api/documents", json=body, headers=auth())).status_code == 200
 
 
-def test_the_spec_states_the_limits_the_service_enforces(
-    client: FlaskClient, check: Check
-) -> None:
+def test_the_spec_states_the_limits_the_service_enforces(client: FlaskClient, check: Check) -> None:
     spec = check(client.get("/openapi.json")).get_json()
     schemas = spec["components"]["schemas"]
     assert schemas["Question"]["maxLength"] == 2000 and schemas["Question"]["minLength"] == 1
@@ -392,8 +390,10 @@ def test_a_duplicate_id_among_uploaded_files_names_the_files_sent(
             data={
                 "files": [
                     (io.BytesIO(b"Evil\n\nThe text of the first evil file."), "evil.txt"),
-                    (io.BytesIO(b"<html><body><p>The second evil file.</p></body></html>"),
-                     "evil.html"),
+                    (
+                        io.BytesIO(b"<html><body><p>The second evil file.</p></body></html>"),
+                        "evil.html",
+                    ),
                 ]
             },
             content_type="multipart/form-data",

@@ -117,7 +117,13 @@ class Load:
             except (ValueError, KeyError, TypeError):
                 code = None
         record = Sent(
-            kind, sent, time.monotonic() - sent, status, code, headers.get("Retry-After"), data,
+            kind,
+            sent,
+            time.monotonic() - sent,
+            status,
+            code,
+            headers.get("Retry-After"),
+            data,
             doc_id,
         )
         with self._lock:
@@ -161,7 +167,8 @@ def test_postgres_crash_and_restart_under_load(tmp_path: Path) -> None:
             for q in QUESTIONS * 2:  # both workers answer once before the clock starts
                 urllib.request.urlopen(
                     urllib.request.Request(
-                        f"{server.url}/api/ask", data=json.dumps({"question": q}).encode(),
+                        f"{server.url}/api/ask",
+                        data=json.dumps({"question": q}).encode(),
                         headers={"Content-Type": "application/json"},
                     ),
                     timeout=60,

@@ -15,8 +15,9 @@ PAGE_TWO = "Work on the tram line will start in the spring of next year."
 
 
 def test_pages_metadata_and_offsets(tmp_path: Path) -> None:
-    path = make_pdf(tmp_path / "council.pdf", [PAGE_ONE, PAGE_TWO], title="Tram line",
-                    author="Jo Smith")
+    path = make_pdf(
+        tmp_path / "council.pdf", [PAGE_ONE, PAGE_TWO], title="Tram line", author="Jo Smith"
+    )
     (doc,) = load_file(path)
     assert doc.id == "council" and doc.title == "Tram line" and doc.author == "Jo Smith"
     assert doc.content == [(0, len(doc.text))]
