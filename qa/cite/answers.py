@@ -4,25 +4,19 @@ its best span, citing every document that supports it and the sentence that hold
 
 from __future__ import annotations
 
-from bisect import bisect_right
-
 from qa.read.meanings import group_by_meaning
 from qa.text.normalize import contains_words, normalize_answer
 from qa.text.pages import page_in
-from qa.text.sentences import passage_sentences
+from qa.text.sentences import sentences_holding
 from qa.types import Answer, Citation, Passage, ReaderOutput, Span
 
 
 def sentence_around(passage: Passage, start: int, end: int) -> tuple[int, int]:
     """Document offsets of the sentence(s) of ``passage`` that hold ``[start, end)``."""
-    spans = passage_sentences(passage.text)
-    if not spans:
+    held = sentences_holding(passage.text, start - passage.start, end - passage.start)
+    if held is None:
         return passage.start, passage.end
-    starts = [s for s, _ in spans]
-    rel_s, rel_e = start - passage.start, end - passage.start
-    i = max(bisect_right(starts, rel_s) - 1, 0)
-    j = max(bisect_right(starts, max(rel_e - 1, rel_s)) - 1, i)
-    return passage.start + spans[i][0], passage.start + max(spans[j][1], rel_e)
+    return passage.start + held[0], passage.start + held[1]
 
 
 def aggregate(

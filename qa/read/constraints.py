@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from qa.read.overlap import content_terms
 from qa.types import Unsupported
 
 Kind = Literal["name", "number", "ordinal", "term"]
@@ -259,8 +260,6 @@ def unsupported(
             missing[-1].append(c)
         else:
             missing.append([c])
-    if not missing:
-        return []
     q_keys = text_keys(question)
     words = _text_words(sentence)
     lo, hi = answer if answer is not None else (-1, -1)
@@ -296,8 +295,6 @@ def unsupported(
 
 
 def _missing_terms(question: str, sentence: str, cons: list[Constraint]) -> list[Unsupported]:
-    from qa.read.overlap import content_terms
-
     have = content_terms(sentence)
     named = {c.text.lower() for c in cons}
     out: list[Unsupported] = []

