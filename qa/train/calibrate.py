@@ -285,7 +285,7 @@ def choose_threshold(
     article, not pooled: a pooled share lets an easy article pay for a hard one, and a new set of
     articles lands anywhere in the spread between them."""
     floor = _floor(cases, choices, out_of_corpus, adversarial)
-    scored = [(c, ch) for c, ch in zip(cases, choices, strict=True) if traded(c)]
+    scored = traded(cases, choices)
     options = sorted({round(ch.p, 4) for _, ch in scored if ch.p >= floor} | {floor})
     best, best_f1 = floor, -1.0
     for t in options:
@@ -295,9 +295,14 @@ def choose_threshold(
     return best
 
 
-def traded(case: Case) -> bool:
-    """Whether the threshold trades this case: an answerable question, or a near-miss one."""
-    return case.kind == "near_miss" or (case.kind != "out_of_corpus" and case.answerable)
+def traded(cases: list[Case], choices: list[Choice]) -> list[tuple[Case, Choice]]:
+    """The cases the threshold trades, with their choices: the answerable questions (never an
+    out-of-corpus one, see ``Case.answerable``) and the near-miss ones."""
+    return [
+        (c, ch)
+        for c, ch in zip(cases, choices, strict=True)
+        if c.answerable or c.kind == "near_miss"
+    ]
 
 
 def overall_f1(scored: list[tuple[Case, Choice]], threshold: float) -> float:
@@ -399,14 +404,7 @@ def calibrate(
         f"the reader refuses >= {out_of_corpus:.0%} of out-of-corpus questions"
         + (f" and >= {adversarial:.0%} of adversarial ones" if adversarial else "")
         + " in every calibration article",
-        "overall_f1": round(
-            100
-            * overall_f1(
-                [(c, ch) for c, ch in zip(cases, choices, strict=True) if traded(c)],
-                threshold,
-            ),
-            2,
-        ),
+        "overall_f1": round(100 * overall_f1(traded(cases, choices), threshold), 2),
         "out_of_fold": figures(cases, choices, threshold),
         "trade_off": trade_off(cases, choices),
         "seconds": round(time.time() - started, 1),
